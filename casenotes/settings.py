@@ -100,6 +100,14 @@ class Settings:
         """The broker URL as a plain host:port list for confluent-kafka."""
         return ",".join(u.split("://", 1)[-1] for u in self.broker.replace(";", ",").split(","))
 
+    def to_env(self) -> dict[str, str]:
+        """These settings as CASENOTES_* variables (to configure a child process)."""
+        out = {}
+        for f in fields(self):
+            v = getattr(self, f.name)
+            out[_env_name(f.name)] = ("true" if v else "false") if isinstance(v, bool) else str(v)
+        return out
+
     @classmethod
     def table(cls) -> list[tuple[str, str, str]]:
         """(env name, default, help) rows for docs and ``casenotes settings``."""

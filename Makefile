@@ -1,0 +1,47 @@
+# casenotes — set-up and everyday commands. Each target creates .venv on first use.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/pip --disable-pip-version-check -q
+
+.PHONY: demo demo-once test test-fast bench model install install-dev clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --upgrade pip
+
+# Runtime install (what the worker and the demo need).
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(PIP) install -e .
+	@touch $@
+
+# Everything the test suite needs: training (torch pinned to the CPU build), the development
+# Triton server (nvidia-pytriton), and the test tools.
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(PIP) install -e ".[dev,train,triton-dev]"
+	@touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+demo: install            ## broker + worker + sample replay; notes live in the terminal and on http://127.0.0.1:6066/
+	$(BIN)/casenotes demo
+
+demo-once: install       ## the same, exits 0 once every sample case is processed, with a summary
+	$(BIN)/casenotes demo --once
+
+test: install-dev        ## everything CI runs
+	$(BIN)/python -m pytest -q -ra
+
+test-fast: install-dev   ## unit tests only (no broker, worker or Triton)
+	$(BIN)/python -m pytest -q -m "not integration"
+
+bench: install-dev       ## classifier latency/throughput, note-taking throughput
+	$(BIN)/python bench/relevance_bench.py
+	$(BIN)/python bench/notetaker_bench.py
+
+model: install-dev       ## rebuild the bundled relevance classifier from data/relevance (progress shown)
+	$(BIN)/python -m casenotes.engines.relevance.build
+
+clean:
+	rm -rf .casenotes .pytest_cache

@@ -1,0 +1,3 @@
+from casenotes.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,104 @@
+"""The note-taking step, free of Faust: case view in, judged proposals out.
+
+    view ──substance gate──> engine.propose ──dedupe──> classifier.classify ──> NoteResult
+
+The worker runs it for a case whenever new messages arrive (one call in flight per case);
+``casenotes take-notes`` and the evaluation harness run it over case files.
+"""
+from __future__ import annotations
+
+import re
+import time
+from typing import Sequence
+
+from casenotes.engines.base import RelevanceClassifier, SummarizationEngine
+from casenotes.model import CaseView, Message, Relevance
+from casenotes.state import NoteResult, Proposal, normalize
+
+# Messages made only of these words carry nothing new (EN/FR/ES greetings, thanks, acks, holds).
+_TRIVIAL = set(
+    """
+    hi hello hey hiya good morning afternoon evening day thanks thank you so much very thx ty cheers ok okay
+    k alright sure great perfect cool fine yes yeah yep no nope bye goodbye see later have a nice one moment
+    please hold on sec second minute wait let me check still there are you i am here got it understood noted
+    bonjour bonsoir salut merci beaucoup d'accord oui non parfait super très bien au revoir un instant s'il
+    vous plaît svp je vérifie ne quittez pas
+    hola buenos buenas días tardes noches gracias muchas vale sí si perfecto genial claro adiós hasta luego
+    momento por favor un espere
+    um uh hmm mm ah oh euh ben bueno pues
+    """.split()
+)
+_WORD = re.compile(r"[\w'’]+", re.UNICODE)
+
+
+def is_trivial(text: str) -> bool:
+    words = [w.lower().replace("’", "'") for w in _WORD.findall(text)]
+    return all(w in _TRIVIAL for w in words)
+
+
+def has_substance(new: Sequence[Message], history: Sequence[Message]) -> bool:
+    """Is there substantial new information worth an engine call?
+
+    Cheap and conservative: only messages that are pure greetings/thanks/acks/holds, or system
+    messages, are skipped; a short answer right after an agent question ("yes", "no") counts.
+    """
+    start = len(history) - len(new)
+    for i, m in enumerate(new):
+        if m.role == "system" or not m.text.strip():
+            continue
+        if not is_trivial(m.text):
+            return True
+        prev = history[start + i - 1] if start + i > 0 else None
+        if prev is not None and prev.role == "agent" and m.role == "customer" and "?" in prev.text:
+            return True
+    return False
+
+
+class NoteTaker:
+    def __init__(self, engine: SummarizationEngine, classifier: RelevanceClassifier) -> None:
+        self.engine = engine
+        self.classifier = classifier
+
+    async def start(self) -> None:
+        await self.engine.start()
+        await self.classifier.start()
+
+    async def close(self) -> None:
+        await self.engine.close()
+        await self.classifier.close()
+
+    async def take_notes(self, view: CaseView) -> NoteResult:
+        """Propose, dedupe and judge new bullets for ``view.new_messages``.
+
+        Engine failures propagate (``EngineError``): the caller keeps the case pending.
+        """
+        new = view.new_messages
+        if not new:
+            raise ValueError(f"case {view.case_id!r} has no new messages to take notes on")
+        base = dict(case_id=view.case_id, last_message_id=new[-1].message_id,
+                    engine=self.engine.name, model_version=self.engine.model_version,
+                    context={"message_ids": [m.message_id for m in new]})
+        if not has_substance(new, view.history):
+            return NoteResult(skipped=True, **base)
+
+        t0 = time.perf_counter()
+        texts = _dedupe(await self.engine.propose(view), [b.text for b in view.bullets])
+        t1 = time.perf_counter()
+        verdicts: list[Relevance] = list(await self.classifier.classify(texts)) if texts else []
+        t2 = time.perf_counter()
+        if len(verdicts) != len(texts):
+            raise RuntimeError(f"classifier returned {len(verdicts)} verdicts for {len(texts)} bullets")
+        proposals = tuple(Proposal(t, v.label, v.keep, round(v.keep_prob, 4)) for t, v in zip(texts, verdicts))
+        return NoteResult(proposals=proposals, engine_ms=(t1 - t0) * 1e3, classifier_ms=(t2 - t1) * 1e3, **base)
+
+
+def _dedupe(texts: Sequence[str], existing: Sequence[str]) -> list[str]:
+    seen = {normalize(t) for t in existing}
+    out = []
+    for t in texts:
+        t = t.strip()
+        key = normalize(t)
+        if key and key not in seen:
+            seen.add(key)
+            out.append(t)
+    return out
