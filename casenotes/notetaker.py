@@ -77,7 +77,9 @@ class NoteTaker:
             raise ValueError(f"case {view.case_id!r} has no new messages to take notes on")
         base = dict(case_id=view.case_id, last_message_id=new[-1].message_id,
                     engine=self.engine.name, model_version=self.engine.model_version,
-                    context={"message_ids": [m.message_id for m in new]})
+                    context={"message_ids": [m.message_id for m in new],
+                             # What the engine saw as accepted notes (agent edits included).
+                             "prefix": [b.text for b in view.bullets]})
         if not has_substance(new, view.history):
             return NoteResult(skipped=True, **base)
 

@@ -29,7 +29,9 @@ def normalize(text: str) -> str:
     """Comparison form of a bullet: casefolded, accents and punctuation removed, spaces squeezed."""
     text = unicodedata.normalize("NFKD", text.casefold())
     text = "".join(c for c in text if not unicodedata.combining(c))
-    return re.sub(r"\s+", " ", re.sub(r"[^\w$€£%.:/@-]+", " ", text)).strip(" .")
+    text = re.sub(r"[^\w$€£%.:/@-]+", " ", text)
+    text = re.sub(r"(?<!\w)[.:/@-]+|[.:/@-]+(?!\w)", " ", text)  # keep 3:30, 12/03, a@b.c, 5.5
+    return re.sub(r"\s+", " ", text).strip()
 
 
 @dataclass(frozen=True)
@@ -179,7 +181,7 @@ class CaseState:
         self.dropped += len(result.dropped)
 
         seen = {normalize(b.text) for b in self.bullets}  # deleted ones too: never re-add them
-        prefix = [b.text for b in self.active_bullets]
+        prefix = result.context.get("prefix", [b.text for b in self.active_bullets])
         changes = []
         for p in result.kept:
             key = normalize(p.text)

@@ -194,9 +194,9 @@ class Runtime(Service):
         record = dict(applied.log_record, ts=rec["ts"],
                       generation_context=json.dumps(applied.log_record["generation_context"], ensure_ascii=False))
         await self._write_editlog(record)
+        await self.publish_note(state.case_id, applied.change)
         case_state[state.case_id] = state.to_dict()
         metrics.EDITS.labels(rec["action"]).inc()
-        await self.publish_note(state.case_id, applied.change)
 
     async def _write_editlog(self, record: dict[str, Any]) -> None:
         delay = settings.retry_initial_s
@@ -225,9 +225,11 @@ class Runtime(Service):
                 metrics.MESSAGE_TO_NOTE.observe(latency / 1e3)
             for p in result.proposals:
                 metrics.BULLETS.labels("kept" if p.keep else "dropped", p.label or "none").inc()
-        self._save(state, event.message.partition)
+        # Publish (and wait for the broker's ack) before saving: a crash in between replays the
+        # result and re-publishes the *same* bullet ids; the reverse order could lose notes.
         for change in changes:
             await self.publish_note(state.case_id, change)
+        self._save(state, event.message.partition)
         if state.pending:
             self.scheduler.notify(state.case_id)
         self.result_applied(state.case_id)
@@ -241,7 +243,7 @@ class Runtime(Service):
             "engine": b.engine, "model_version": b.model_version, "trigger_message_id": b.trigger_message_id,
             "latency_ms": change.latency_ms, "ts": datetime.now(timezone.utc),
         }
-        await notes_topic.send(key=case_id.encode(), value=self.codec.encode("case_note", note))
+        await (await notes_topic.send(key=case_id.encode(), value=self.codec.encode("case_note", note)))
 
     async def dead_letter(self, event: Any, reason: str, error_type: str) -> None:
         msg = event.message
@@ -250,7 +252,7 @@ class Runtime(Service):
         record = {"topic": msg.topic, "partition": msg.partition, "offset": msg.offset, "key": event.key,
                   "value": event.value if isinstance(event.value, bytes) else bytes(str(event.value), "utf-8"),
                   "reason": reason, "error_type": error_type, "ts": datetime.now(timezone.utc)}
-        await dead_letter_topic.send(key=event.key, value=self.codec.encode("dead_letter", record))
+        await (await dead_letter_topic.send(key=event.key, value=self.codec.encode("dead_letter", record)))
 
 
 runtime = Runtime()

@@ -1,0 +1,79 @@
+import pytest
+
+from casenotes.engines.base import EngineError
+from casenotes.engines.relevance.passthrough import PassthroughClassifier
+from casenotes.model import CaseMetadata, CaseView, Message, Relevance
+from casenotes.notetaker import NoteTaker, has_substance, is_trivial
+
+
+def m(i, text, role="customer"):
+    return Message(f"m{i}", "chat", role, text, "2026-01-01T10:00:00Z")
+
+
+class RecordingEngine:
+    """A scripted engine: returns queued answers and records the views it was given."""
+    name, model_version = "scripted", "v0"
+
+    def __init__(self, *answers):
+        self.answers = list(answers)
+        self.views = []
+
+    async def start(self): ...
+    async def close(self): ...
+
+    async def propose(self, view):
+        self.views.append(view)
+        answer = self.answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+
+class DropGreetings:
+    name, model_version = "rule", "v0"
+    async def start(self): ...
+    async def close(self): ...
+    async def classify(self, texts):
+        return [Relevance("other", False, 0.1) if t.lower().startswith("hello") else
+                Relevance("customer_provides_issue", True, 0.9) for t in texts]
+
+
+def view(*msgs, covered=0, bullets=()):
+    return CaseView("c", CaseMetadata(), tuple(msgs), tuple(bullets), covered)
+
+
+@pytest.mark.parametrize("text,trivial", [
+    ("Hi there!", True), ("thanks so much :)", True), ("Merci beaucoup, au revoir", True),
+    ("Gracias, un momento por favor", True), ("one moment please", True),
+    ("My card was charged twice", False), ("Mi pedido no llegó", False),
+])
+def test_is_trivial(text, trivial):
+    assert is_trivial(text) is trivial
+
+
+def test_substance_gate_counts_short_answers_to_agent_questions():
+    q = m(1, "Would you like a refund or a replacement?", "agent")
+    assert has_substance([m(2, "yes")], [q, m(2, "yes")])
+    assert not has_substance([m(2, "ok thanks")], [m(1, "Your refund is issued.", "agent"), m(2, "ok thanks")])
+
+
+async def test_take_notes_judges_and_dedupes_proposals():
+    engine = RecordingEngine(["Hello!", "Card charged twice", "card charged twice.", "Existing point"])
+    nt = NoteTaker(engine, DropGreetings())
+    from casenotes.model import Bullet
+    v = view(m(1, "my card was charged twice"), bullets=(Bullet("c:0001", 1, "Existing point"),))
+    r = await nt.take_notes(v)
+    assert [(p.text, p.keep) for p in r.proposals] == [("Hello!", False), ("Card charged twice", True)]
+    assert r.last_message_id == "m1" and r.engine == "scripted" and not r.skipped
+
+
+async def test_trivial_messages_skip_the_engine():
+    engine = RecordingEngine()
+    r = await NoteTaker(engine, PassthroughClassifier()).take_notes(view(m(1, "hi"), m(2, "hello?")))
+    assert r.skipped and r.last_message_id == "m2" and engine.views == []
+
+
+async def test_engine_errors_propagate_so_the_case_stays_pending():
+    nt = NoteTaker(RecordingEngine(EngineError("down")), PassthroughClassifier())
+    with pytest.raises(EngineError):
+        await nt.take_notes(view(m(1, "my router is broken")))
