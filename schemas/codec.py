@@ -148,6 +148,8 @@ def decode_body(writer: Any, reader: Any, body: bytes, label: str) -> dict[str, 
         raise DecodeError(f"truncated {label} body ({len(body)} bytes){detail}") from None
     except UnicodeDecodeError:
         raise DecodeError(f"a string field of the {label} is not valid UTF-8") from None
+    except IndexError:
+        raise DecodeError(f"an enum symbol or union branch index of the {label} is out of range") from None
     except SchemaResolutionError as exc:
         raise DecodeError(f"the {label} writer schema cannot be read with the current schema: {exc}") from None
     except Exception as exc:  # corrupt varints, enum/union indexes out of range, resolution
