@@ -22,6 +22,9 @@ def _app_config(s: Settings) -> dict:
         broker_session_timeout=s.session_timeout_s,
         broker_heartbeat_interval=max(0.5, s.session_timeout_s / 6),
         consumer_auto_offset_reset="earliest",
+        # Table keys (case ids) and values (state dicts) are JSON; topics set their own (raw bytes).
+        key_serializer="json",
+        value_serializer="json",
         web_port=s.web_port,
         web_bind="127.0.0.1" if s.embedded_broker else "0.0.0.0",
         table_standby_replicas=0 if s.embedded_broker else 1,

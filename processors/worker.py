@@ -13,6 +13,7 @@ def load() -> None:
 
 
 def run_worker(loglevel: str = "info") -> None:
+    settings.data_path.mkdir(parents=True, exist_ok=True)
     ensure_topics(settings)
     load()
     sys.argv = ["casenotes", "worker", "--loglevel", loglevel, "--web-port", str(settings.web_port)]
