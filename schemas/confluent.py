@@ -37,8 +37,9 @@ class RegistryFraming:
         self._lock = threading.Lock()
 
     @classmethod
-    def from_url(cls, url: str) -> "RegistryFraming":
-        return cls(SchemaRegistryClient({"url": url}))
+    def from_url(cls, url: str, client_conf: dict[str, Any] | None = None) -> "RegistryFraming":
+        """``client_conf``: extra SchemaRegistryClient settings (auth, ``max.retries``, ...)."""
+        return cls(SchemaRegistryClient({"url": url, **(client_conf or {})}))
 
     def schema_id(self, schema: AvroSchema) -> int:
         """Register ``schema`` under its subject (once per process) and return its id."""
