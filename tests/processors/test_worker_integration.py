@@ -12,7 +12,7 @@ import pytest
 from casenotes.casefile import load_samples
 from casenotes.editlog.sqlite import SQLiteEditLog
 from casenotes.replay import Publisher, replay
-from casenotes.testing import TopicReader, WorkerProcess
+from casenotes.testing import TopicReader, WorkerProcess, get_json
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(420)]
 
@@ -44,6 +44,17 @@ def test_interleaved_cases_get_notes_in_order_per_case(stack_settings, worker):
     for case_id, seqs in by_case.items():
         assert seqs == sorted(seqs) and seqs == list(range(1, len(seqs) + 1)), f"{case_id}: out of order {seqs}"
     reader.close()
+    # The HTTP side: JSON per case, the live page, Prometheus metrics.
+    import urllib.request
+    listing = get_json(f"{worker.base_url}/cases/")
+    assert {c["case_id"] for c in listing["cases"]} == {c.case_id for c in cases}
+    page = urllib.request.urlopen(f"{worker.base_url}/", timeout=5).read().decode()
+    assert "<html" in page and "/cases/" in page
+    metrics_text = urllib.request.urlopen(f"{worker.base_url}/metrics", timeout=5).read().decode()
+    count = next(float(line.split()[-1]) for line in metrics_text.splitlines()
+                 if line.startswith("casenotes_message_to_note_seconds_count"))
+    assert count == sum(len(c.events) for c in cases)
+    assert 'casenotes_bullets_total{label="unclassified",outcome="kept"}' in metrics_text
 
 
 def test_agent_edit_reaches_the_next_engine_call_and_is_logged(stack_settings, worker):
