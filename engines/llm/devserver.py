@@ -35,7 +35,7 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from casenotes.engines.llm.prompt import ANSWER_HEADER, NOTES_SO_FAR_HEADER
+from casenotes.engines.llm.prompt import ANSWER_HEADER, NOTES_SO_FAR_CLOSE, NOTES_SO_FAR_OPEN
 from casenotes.model import Bullet, CaseMetadata, CaseView, Message
 
 log = logging.getLogger("casenotes.engines.devserver")
@@ -64,8 +64,8 @@ def parse_prompt(text: str, assistant_prefix: str | None = None) -> CaseView:
         notes_block = assistant_prefix
     elif ANSWER_HEADER + "\n" in text:
         notes_block = text.rsplit(ANSWER_HEADER + "\n", 1)[1]
-    elif NOTES_SO_FAR_HEADER in text:
-        notes_block = text.rsplit(NOTES_SO_FAR_HEADER, 1)[1].split("\n\n", 1)[0]
+    elif NOTES_SO_FAR_OPEN + "\n" in text:
+        notes_block = text.rsplit(NOTES_SO_FAR_OPEN + "\n", 1)[1].split(NOTES_SO_FAR_CLOSE, 1)[0]
     else:
         notes_block = ""
     bullets = [line[2:].strip() for line in notes_block.splitlines() if line.startswith("- ")]
@@ -247,3 +247,83 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+# --- a stoppable dev server process (tests, demos) -------------------------------------------------
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class DevTritonProcess:
+    """``python -m casenotes.engines.llm.devserver`` as a child process that can be stopped and
+    started again on the same ports (to test outages and recovery)."""
+
+    def __init__(self, log_path: str, http_port: int | None = None, grpc_port: int | None = None,
+                 test_models: bool = False, slow_s: float = 5.0) -> None:
+        self.log_path = log_path
+        self.http_port = http_port or free_port()
+        self.grpc_port = grpc_port or free_port()
+        self.test_models = test_models
+        self.slow_s = slow_s
+        self.proc: Any = None
+
+    @property
+    def http_url(self) -> str:
+        return f"127.0.0.1:{self.http_port}"
+
+    @property
+    def grpc_url(self) -> str:
+        return f"127.0.0.1:{self.grpc_port}"
+
+    def start(self, timeout: float = 120.0) -> "DevTritonProcess":
+        import subprocess
+
+        args = [sys.executable, "-m", "casenotes.engines.llm.devserver", "--http-port", str(self.http_port),
+                "--grpc-port", str(self.grpc_port), "--slow-s", str(self.slow_s)]
+        if self.test_models:
+            args.append("--test-models")
+        with open(self.log_path, "ab") as log_file:
+            start_offset = log_file.tell()
+            self.proc = subprocess.Popen(args, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
+                                         env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with open(self.log_path, "rb") as f:
+                f.seek(start_offset)
+                if b"READY http=" in f.read():
+                    return self
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"dev Triton exited with {self.proc.returncode}:\n{self.log_tail()}")
+            time.sleep(0.2)
+        self.stop()
+        raise TimeoutError(f"dev Triton not ready after {timeout}s:\n{self.log_tail()}")
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """SIGTERM to the server (it unloads the models and stops tritonserver), SIGKILL if stuck."""
+        import subprocess
+
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+    def log_tail(self, n: int = 40) -> str:
+        try:
+            with open(self.log_path, "rb") as f:
+                return "\n".join(f.read().decode(errors="replace").splitlines()[-n:])
+        except OSError:
+            return ""
+
+    def __enter__(self) -> "DevTritonProcess":
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()

@@ -20,7 +20,7 @@ _REFUSAL = re.compile(
     r"no new (?:information|notes?|facts?|bullets?)|nothing (?:new|to (?:add|note))|"
     r"n/?a|none|no(?:ne)? new\b|rien de nouveau|aucune? (?:nouvelle|information)|nada nuevo|"
     r"ninguna? (?:nueva|información))", re.IGNORECASE)
-_MARKUP = re.compile(r"^(?:#{1,6}\s|```|<\/?[a-zA-Z][^>]*>$|\[\.\.\.)|^[\W_]+$")
+_MARKUP = re.compile(r"^(?:#{1,6}\s|```|<\/?[a-zA-Z][^>]*>|\[\.\.\.)|^[\W_]+$")
 _HEADERISH = re.compile(r"^(?:new )?notes?\s*:?$|^(?:here are|voici|aquí (?:están|tienes))\b.*:$", re.IGNORECASE)
 
 

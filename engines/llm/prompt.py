@@ -24,15 +24,16 @@ from typing import Sequence
 
 from casenotes.model import CaseView, Message
 
-ANSWER_HEADER = "### New notes"
-NOTES_SO_FAR_HEADER = "Notes so far (already written; do not repeat them):"
+#: Tags, not markdown: message content is XML-escaped, so no message can contain them.
+ANSWER_HEADER = "<notes>"
+NOTES_SO_FAR_OPEN, NOTES_SO_FAR_CLOSE = "<notes_so_far>", "</notes_so_far>"
 
 LANGUAGE_NAMES = {"en": "English", "fr": "French", "es": "Spanish", "de": "German", "it": "Italian",
                   "pt": "Portuguese", "nl": "Dutch"}
 
 INSTRUCTIONS = """You write case notes for a customer-support agent while the conversation happens.
 Task: write only NEW note bullets for the turns marked new="yes". Earlier turns are context; the notes
-already written are the start of your answer and must not be repeated or rephrased.
+already written (after <notes>) are the start of your answer and must not be repeated or rephrased.
 Rules:
 - One fact per bullet, starting with "- ". Terse, third person, attributed ("Customer reports ...",
   "Agent offers ...").
@@ -84,8 +85,9 @@ class Prompt:
             if self.answer_prefix:
                 msgs.append({"role": "assistant", "content": self.answer_prefix})
             return msgs
-        so_far = self.answer_prefix.rstrip("\n") or "(none yet)"
-        user = f"{self.user}\n\n{NOTES_SO_FAR_HEADER}\n{so_far}\n\nAnswer with the new bullets only."
+        so_far = self.answer_prefix or "(none yet)\n"
+        user = (f"{self.user}\n\nNotes already written (do not repeat them):\n{NOTES_SO_FAR_OPEN}\n{so_far}"
+                f"{NOTES_SO_FAR_CLOSE}\n\nAnswer with the new bullets only.")
         return [{"role": "system", "content": self.system}, {"role": "user", "content": user}]
 
 

@@ -26,8 +26,8 @@ from casenotes.engines.llm.prompt import Prompt
 from casenotes.engines.llm.resilience import PermanentError
 
 PROTOCOLS = ("grpc", "http", "generate")
-#: Stop before the model starts a new prompt section or forges a conversation turn.
-DEFAULT_STOP_WORDS = ("###", "<turn", "</turn>")
+#: Stop when the model closes the notes, starts a new section or forges a conversation turn.
+DEFAULT_STOP_WORDS = ("</notes>", "<turn", "</turn>", "###")
 
 _GRPC_PERMANENT = {"StatusCode.INVALID_ARGUMENT", "StatusCode.NOT_FOUND", "StatusCode.UNIMPLEMENTED",
                    "StatusCode.UNAUTHENTICATED", "StatusCode.PERMISSION_DENIED", "StatusCode.FAILED_PRECONDITION"}
