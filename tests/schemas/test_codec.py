@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 import fastavro
 import pytest
-from conftest import FULL, MINIMAL, TS
+from schema_samples import FULL, MINIMAL, TS
 
 from casenotes.schemas import SCHEMA_NAMES, AvroCodec, DecodeError, EncodeError, load_catalog, make_codec
 from casenotes.schemas.catalog import SCHEMA_DIR, load_schema

@@ -1,7 +1,7 @@
 """Whatever the bytes, decode either returns a record or raises DecodeError."""
 from __future__ import annotations
 
-from conftest import FULL
+from schema_samples import FULL
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

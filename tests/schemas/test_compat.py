@@ -9,7 +9,7 @@ from pathlib import Path
 
 import fastavro
 import pytest
-from conftest import FULL
+from schema_samples import FULL
 
 from casenotes.schemas import SCHEMA_NAMES, default_catalog
 from casenotes.schemas.catalog import SCHEMA_DIR, AvroSchema, load_schema

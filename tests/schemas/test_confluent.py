@@ -13,7 +13,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from conftest import FULL
+from schema_samples import FULL
 
 from casenotes.schemas import SCHEMA_NAMES, AvroCodec, DecodeError, default_catalog, make_codec
 from casenotes.schemas.confluent import RegistryFraming

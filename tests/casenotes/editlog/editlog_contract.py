@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
-from conftest import BASE_TS, edit_record
+from editlog_samples import BASE_TS, edit_record
 
 from casenotes.schemas import EncodeError
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from cassandra.query import UNSET_VALUE
-from conftest import BASE_TS, edit_record
+from editlog_samples import BASE_TS, edit_record
 from editlog_contract import CONTRACT
 
 from casenotes.editlog import make_editlog

@@ -5,7 +5,7 @@ import json
 from datetime import date, timedelta
 
 import pytest
-from conftest import BASE_TS, edit_record
+from editlog_samples import BASE_TS, edit_record
 
 from casenotes.editlog import SQLiteEditLog
 from casenotes.editlog.export import export_edits

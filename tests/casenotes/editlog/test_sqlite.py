@@ -5,7 +5,7 @@ import sqlite3
 from datetime import date
 
 import pytest
-from conftest import BASE_TS, edit_record, spread
+from editlog_samples import BASE_TS, edit_record, spread
 from editlog_contract import CONTRACT
 
 from casenotes.editlog import SQLiteEditLog, make_editlog

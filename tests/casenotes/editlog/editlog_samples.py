@@ -1,4 +1,5 @@
-"""EditLogRecord samples shared by the edit-log tests."""
+"""EditLogRecord samples shared by the edit-log tests (a plain module: test directories
+share one module namespace, so no second conftest.py)."""
 from __future__ import annotations
 
 import json

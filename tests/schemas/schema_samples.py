@@ -1,9 +1,10 @@
-"""Sample records, one per schema, with every optional field set (``full``) or left out."""
+"""Sample records, one per schema, with every optional field set (FULL) or left out (MINIMAL).
+
+A plain module, not conftest.py: test directories share one module namespace."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
 
-import pytest
 
 TS = datetime(2024, 5, 17, 9, 30, 12, 345000, tzinfo=timezone.utc)
 
@@ -38,7 +39,3 @@ MINIMAL = {
     "dead_letter": {k: v for k, v in FULL["dead_letter"].items() if k != "key"},
 }
 
-
-@pytest.fixture
-def full_records():
-    return {k: dict(v) for k, v in FULL.items()}
