@@ -9,7 +9,8 @@ from casenotes.schemas import SCHEMA_NAMES, DecodeError, make_codec
 
 CODEC = make_codec("")
 VALID = {name: CODEC.encode(name, FULL[name]) for name in SCHEMA_NAMES}
-FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# database=None: no .hypothesis/ directory in the working tree; the inputs are cheap to regenerate.
+FUZZ = settings(max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def _decode_or_decode_error(data: bytes, name: str | None) -> None:
