@@ -3,9 +3,9 @@
 See README.md in this directory for the wire formats and the evolution rule.
 """
 from .catalog import SCHEMA_DIR, SCHEMA_NAMES, AvroSchema, SchemaCatalog, default_catalog, load_catalog
-from .codec import AvroCodec, DecodeError, EncodeError, make_codec, normalize_record
+from .codec import AvroCodec, DecodeError, EncodeError, check_record, make_codec, normalize_record
 
 __all__ = [
     "SCHEMA_DIR", "SCHEMA_NAMES", "AvroSchema", "SchemaCatalog", "default_catalog", "load_catalog",
-    "AvroCodec", "DecodeError", "EncodeError", "make_codec", "normalize_record",
+    "AvroCodec", "DecodeError", "EncodeError", "check_record", "make_codec", "normalize_record",
 ]

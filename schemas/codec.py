@@ -123,14 +123,25 @@ def normalize_record(schema: AvroSchema, record: Any) -> dict[str, Any]:
     return out
 
 
-def encode_body(schema: AvroSchema, record: Any) -> bytes:
-    """The Avro binary body of ``record`` (no header), after validation."""
+def check_record(schema: AvroSchema | str, record: Any) -> dict[str, Any]:
+    """``record`` with defaults filled in, or EncodeError saying what does not match."""
+    if isinstance(schema, str):
+        try:
+            schema = default_catalog().current[schema]
+        except KeyError:
+            raise ValueError(f"unknown schema {schema!r}; expected one of {', '.join(SCHEMA_NAMES)}") from None
     rec = normalize_record(schema, record)
     try:
         validate(rec, schema.parsed, raise_errors=True)
     except ValidationError as exc:
         reasons = "; ".join(str(e) for e in exc.errors) if getattr(exc, "errors", None) else str(exc)
         raise EncodeError(f"{schema.record_name}: {reasons}") from None
+    return rec
+
+
+def encode_body(schema: AvroSchema, record: Any) -> bytes:
+    """The Avro binary body of ``record`` (no header), after validation."""
+    rec = check_record(schema, record)
     buf = io.BytesIO()
     try:
         fastavro.schemaless_writer(buf, schema.parsed, rec)
