@@ -103,6 +103,9 @@ def cmd_classify(args: argparse.Namespace) -> int:
 def cmd_export_edits(args: argparse.Namespace) -> int:
     from datetime import date
     from casenotes.editlog.export import export_edits
+    if not args.day and not args.case:
+        print("export-edits: give --day YYYY-MM-DD and/or --case CASE_ID", file=sys.stderr)
+        return 2
     day = date.fromisoformat(args.day) if args.day else None
     out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
     n = export_edits(Settings.from_env(), out, day=day, case_id=args.case)
