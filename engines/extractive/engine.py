@@ -1,0 +1,159 @@
+"""ExtractiveEngine: the default note-taker. Pure Python, deterministic, no model server.
+
+For each call it looks at the new messages (plus any fragment held back by the previous call),
+labels each sentence's dialogue act, drops small talk, merges fragments and identifier runs,
+rewrites the rest as attributed notes, and skips anything the current notes already say.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from casenotes.engines.extractive import acts
+from casenotes.engines.extractive.entities import Provided, join_provided, provided_identifier
+from casenotes.engines.extractive.lexicon import Lexicon, lexicon_for
+from casenotes.engines.extractive.overlap import content_tokens, is_redundant
+from casenotes.engines.extractive.rewrite import render
+from casenotes.model import CaseView, Message
+
+#: How far back a held-back run may reach: a customer rarely sends more identifiers in a row.
+MAX_HELD = 6
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One or more consecutive messages of the same speaker read as one utterance."""
+
+    role: str
+    text: str
+    channel: str
+    first: int  # index in history of its first message
+
+
+class ExtractiveEngine:
+    name = "extractive"
+    model_version = "extractive-1"
+
+    def __init__(self, language: str | None = None) -> None:
+        """``language`` forces the notes language (en, fr, es); default: the conversation's."""
+        self.language = language or None
+
+    @classmethod
+    def from_settings(cls, settings) -> "ExtractiveEngine":
+        return cls(language=getattr(settings, "notes_language", "") or None)
+
+    async def start(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+    async def propose(self, view: CaseView) -> list[str]:
+        return self.notes_for(view)
+
+    # ------------------------------------------------------------------------------------
+    def notes_for(self, view: CaseView) -> list[str]:
+        """The synchronous core of :meth:`propose` (also used by offline tools)."""
+        history = view.history
+        if view.covered >= len(history):
+            return []
+        lex = lexicon_for(self.language or view.language)
+        # Messages held back by earlier calls (a fragment, identifiers in a row) come first;
+        # a run still open at the end is held back for the next call to merge with what follows.
+        start = view.covered
+        while start > 0 and view.covered - start < MAX_HELD and self._holdable(history, start - 1, lex):
+            start -= 1
+        end = len(history)
+        while end > view.covered and end - view.covered <= MAX_HELD and self._holdable(history, end - 1, lex):
+            end -= 1
+        if end == view.covered:
+            if len(history) - start < MAX_HELD:
+                return []  # everything new continues a held run: wait for the rest
+            end = len(history)  # never hold back forever
+        turns = _turns(history, start, end)
+        notes = self._notes(turns, history, lex)
+        earlier = [content_tokens(b.text, lex) for b in view.bullets if b.active]
+        out: list[str] = []
+        for note in notes:
+            tokens = content_tokens(note, lex)
+            if is_redundant(tokens, earlier):
+                continue
+            earlier.append(tokens)
+            out.append(note)
+        return out
+
+    def _holdable(self, history: tuple[Message, ...], i: int, lex: Lexicon) -> bool:
+        """Held back until the next message: a turn cut mid-thought, or a customer message that is
+        only an identifier (more usually follow: name, then email, then order number)."""
+        m = history[i]
+        if m.role == "system":
+            return False
+        if acts.is_unterminated(m.text, m.channel):
+            return True
+        if m.role != "customer":
+            return False
+        ctx = _context(history, i, lex)
+        if ctx.asked_auth:
+            return False
+        sentences = [acts.clean(s, lex) for s in acts.split_sentences(m.text)]
+        sentences = [s for s in sentences if s]
+        return bool(sentences) and all(provided_identifier(s, lex, ctx.asked_items) for s in sentences)
+
+    def _notes(self, turns: list[Turn], history: tuple[Message, ...], lex: Lexicon) -> list[str]:
+        notes: list[str] = []
+        provided: list[Provided] = []
+
+        def flush() -> None:
+            if provided:
+                notes.append(lex.templates["provided"].replace("{x}", join_provided(provided, lex)))
+                provided.clear()
+
+        for turn in turns:
+            ctx = _context(history, turn.first, lex)
+            for sentence in acts.split_sentences(turn.text):
+                s = acts.clean(sentence, lex)
+                if not s:
+                    continue
+                if turn.role == "customer":
+                    item = provided_identifier(s, lex, ctx.asked_items)
+                    if item and not ctx.asked_auth:
+                        if all(item.value != p.value for p in provided):
+                            provided.append(item)
+                        continue
+                act = acts.classify(s, turn.role, lex, ctx)
+                asked = acts.asked_items(s, lex) if act == acts.FOLLOW_UP else ()
+                note = render(act, s, turn.role, lex, asked)
+                if note:
+                    flush()
+                    notes.append(note)
+        flush()
+        return notes
+
+
+def _turns(history: tuple[Message, ...], start: int, end: int) -> list[Turn]:
+    """Consecutive messages joined when the first was cut mid-thought and the same speaker goes on."""
+    turns: list[Turn] = []
+    for i in range(start, end):
+        m = history[i]
+        prev = history[i - 1] if i > start else None
+        if prev is not None and turns and prev.role == m.role and acts.is_unterminated(prev.text, prev.channel):
+            last = turns[-1]
+            turns[-1] = Turn(last.role, f"{last.text.rstrip()} {m.text.lstrip()}", m.channel, last.first)
+        else:
+            turns.append(Turn(m.role, m.text, m.channel, i))
+    return turns
+
+
+def _context(history: tuple[Message, ...], i: int, lex: Lexicon) -> acts.Context:
+    """What the agent last asked before message ``i`` (the customer may answer over several turns)."""
+    for j in range(i - 1, max(-1, i - 8), -1):
+        m = history[j]
+        if m.role != "agent":
+            continue
+        questions = [acts.clean(s, lex) for s in acts.split_sentences(m.text)]
+        questions = [q for q in questions if q and acts.is_question(q, lex)]
+        if not questions:
+            return acts.Context()
+        q = questions[-1]
+        return acts.Context(asked_items=acts.asked_items(q, lex),
+                            asked_auth=acts.classify(q, "agent", lex) == acts.AUTH)
+    return acts.Context()

@@ -1,0 +1,86 @@
+"""Identifiers in a turn (emails, phone numbers, order/booking/ticket codes, names) and the
+"customer just gave an identifier" turns that get merged into one note."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from casenotes.engines.extractive.lexicon import Lexicon
+
+EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+PHONE = re.compile(r"(?<![\w-])\+?\d[\d ()-]{7,}\d(?![\w-])")
+# A code holds a digit and is 4+ characters: HX-48213, 3348917502, VIR-2024-88311, 48291736K.
+CODE = re.compile(r"(?<![\w.,])(?=[A-Za-z0-9-]*\d)[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*(?![\w@])")
+AMOUNT = re.compile(r"[$€£]\s?\d[\d,. ]*|\d[\d,. ]*\s?(?:€|\$|£|eur|usd|euros?|dollars?)\b", re.I)
+_LEAD_IN = re.compile(
+    r"^(?:(?:sure|yes|yeah|ok|oui|sí|si|so|alors)[,\s]+)*(?:(?:it'?s|it is|that'?s|here it is:?|c'est|es)\s+|"
+    r"(?:(?:my|the|our|mon|ma|la|le|mi|el)\s+)?(?P<label>[\w' -]{2,30}?)\s+(?:is|c'est|est|es)\s*:?\s+)?", re.I)
+_NAME = re.compile(r"(?-i:[A-ZÀ-Ý][a-zà-ÿ'-]+)(?:\s+(?-i:[A-ZÀ-Ý][a-zà-ÿ'-]+)){1,3}")
+_DATE_OR_TIME = re.compile(r"^\d{1,2}[:/.]\d{2}([:/.]\d{2,4})?$")
+
+
+@dataclass(frozen=True)
+class Provided:
+    """One identifier the customer gave: ``label`` may be empty when nothing names it."""
+
+    label: str
+    value: str
+
+    def render(self) -> str:
+        return f"{self.label} {self.value}".strip()
+
+
+def codes(text: str) -> list[str]:
+    """Codes worth keeping verbatim (not amounts, dates or times)."""
+    out = []
+    for m in CODE.finditer(text):
+        v = m.group(0)
+        if len(v) >= 4 and not _DATE_OR_TIME.match(v) and not v.isalpha():
+            out.append(v)
+    return out
+
+
+def provided_identifier(sentence: str, lex: Lexicon, asked: tuple[str, ...]) -> Provided | None:
+    """The identifier when ``sentence`` is nothing but an identifier (with an optional label),
+    e.g. "crystal.minh@example.com", "order 3348917502", "it's HX-48213", "Crystal Minh"
+    (a name only counts when the agent asked for one). None for anything richer."""
+    s = sentence.strip().rstrip(".!")
+    m = _LEAD_IN.match(s)
+    label = (m.group("label") or "").strip() if m else ""
+    rest = s[m.end():].strip() if m else s
+    if label and not rest:
+        rest, label = s, ""
+    email = EMAIL.fullmatch(rest)
+    if email:
+        return Provided(_label(label) or _asked(asked, ("mail", "correo")) or lex.labels["email"], rest)
+    if PHONE.fullmatch(rest) and sum(c.isdigit() for c in rest) >= 9:
+        return Provided(label or _asked(asked, ("phone",)) or lex.labels["phone"], rest)
+    # "order 3348917502": up to three label words then one code.
+    cm = re.fullmatch(r"(?:(?P<words>[^\d\s@][\w' -]{0,30}?)\s+)?(?P<code>\S+)", rest)
+    if cm and codes(cm.group("code")) == [cm.group("code")] and not AMOUNT.search(rest):
+        words = (cm.group("words") or "").strip()
+        if len(words.split()) <= 3 and not re.search(r"\b(i|je|yo|we)\b", words, re.I):
+            return Provided(_label(label or words) or (asked[0] if len(asked) == 1 else ""), cm.group("code"))
+    if asked and any("name" in a or "nom" in a or "nombre" in a for a in asked) and _NAME.fullmatch(rest):
+        return Provided(lex.labels["name"], rest)
+    return None
+
+
+def _label(label: str) -> str:
+    """ "Order" (capitalised as a sentence start) -> "order"; acronyms stay."""
+    return label[0].lower() + label[1:] if label[:1].isupper() and label[1:2].islower() else label
+
+
+def _asked(asked: tuple[str, ...], keys: tuple[str, ...]) -> str:
+    for a in asked:
+        if any(k in a for k in keys):
+            return a
+    return ""
+
+
+def join_provided(items: list[Provided], lex: Lexicon) -> str:
+    """ "name Crystal Minh, email x@y.com and order 3348917502" (labels repeated once only)."""
+    parts = [p.render() for p in items]
+    if len(parts) == 1:
+        return parts[0]
+    return ", ".join(parts[:-1]) + f" {lex.labels['and']} " + parts[-1]

@@ -1,0 +1,349 @@
+"""Turn a cleaned, classified sentence into an attributed note in the conversation's language.
+
+First and second person are rewritten to third person where a small rule set is sure of the
+result ("I was charged twice" -> "Customer was charged twice", "I'll refund your card" ->
+"Agent will refund the customer's card"); when it is not, the sentence is quoted as said.
+Amounts, dates and codes are never touched: rules only rewrite pronouns and verb agreement.
+"""
+from __future__ import annotations
+
+import re
+
+from casenotes.engines.extractive import acts
+from casenotes.engines.extractive.lexicon import Lexicon
+
+# --- English -----------------------------------------------------------------------------
+_EN_PAST_IRREGULAR = set("was were had did got went bought paid sent made took gave saw said told found left lost "
+                         "thought tried spent came knew kept put set ran wrote read heard felt brought meant".split())
+_EN_3S = {"have": "has", "do": "does", "go": "goes", "am": "is", "want": "wants", "need": "needs", "think": "thinks",
+          "see": "sees", "live": "lives", "use": "uses", "work": "works", "pay": "pays", "know": "knows", "like": "likes",
+          "understand": "understands", "own": "owns", "travel": "travels", "keep": "keeps", "get": "gets",
+          "expect": "expects", "hope": "hopes", "can't": "can't", "cannot": "cannot", "can": "can", "could": "could",
+          "should": "should", "must": "must", "might": "might", "would": "would", "will": "will", "don't": "doesn't",
+          "didn't": "didn't", "haven't": "hasn't", "won't": "won't", "wasn't": "wasn't", "work's": "works"}
+_EN_ADVERBS = set("just already also still only really recently then never accidentally actually now".split())
+
+
+def _en_verb_3s(verb: str) -> str | None:
+    v = verb.lower()
+    if v in _EN_3S:
+        return _EN_3S[v]
+    if v.endswith("ed") or v in _EN_PAST_IRREGULAR:
+        return v
+    return None
+
+
+def _en_subject(s: str, subject: str) -> str | None:
+    """ "I was charged twice" -> "<subject> was charged twice"; None when not subject-initial
+    or the verb agreement is unknown."""
+    m = re.match(r"(I|we)(?:'m| am| are|'re) going to\b(.*)", s, re.I)
+    if m:
+        return f"{subject} will{m.group(2)}"
+    m = re.match(r"(I|we)(?:'m| am| are|'re)\b(.*)", s, re.I)
+    if m:
+        return f"{subject} is{m.group(2)}"
+    m = re.match(r"(I|we)(?:'ve| have)\b(.*)", s, re.I)
+    if m:
+        return f"{subject} has{m.group(2)}"
+    m = re.match(r"(I|we)(?:'ll| will)\b(.*)", s, re.I)
+    if m:
+        return f"{subject} will{m.group(2)}"
+    m = re.match(r"(I|we)'d\b(.*)", s, re.I)
+    if m:
+        return f"{subject} would{m.group(2)}"
+    m = re.match(r"(I|we) (was|were)\b(.*)", s, re.I)
+    if m:
+        return f"{subject} was{m.group(3)}"
+    m = re.match(rf"(I|we) ((?:(?:{'|'.join(_EN_ADVERBS)}) )*)([\w']+)\b(.*)", s, re.I)
+    if m:
+        verb = _en_verb_3s(m.group(3))
+        if verb:
+            return f"{subject} {m.group(2)}{verb}{m.group(4)}"
+        return None
+    m = re.match(r"(my|our) (.*)", s, re.I)
+    if m:
+        return f"{subject}'s {m.group(2)}"
+    return None
+
+
+def _en_pronouns(s: str, role: str, named: bool = False) -> str:
+    """Remaining first/second person -> third person, from the note reader's point of view.
+    ``named``: the note already says "the customer", so "you" becomes "them"/"their"."""
+    if role == "customer":
+        pairs = [(r"\bI'm\b", "they're"), (r"\bI am\b", "they are"), (r"\bI was\b", "they were"), (r"\bI've\b", "they've"),
+                 (r"\bI'll\b", "they'll"), (r"\bI'd\b", "they'd"), (r"\bI\b", "they"), (r"\bme\b", "them"), (r"\bmy\b", "their"),
+                 (r"\bmine\b", "theirs"), (r"\bmyself\b", "themselves"), (r"\bwe're\b", "they're"), (r"\bwe've\b", "they've"),
+                 (r"\bwe\b", "they"), (r"(?-i:\bus\b)", "them"), (r"\bour\b", "their"), (r"\byour\b", "the company's"),
+                 (r"\byou\b", "the company")]
+        for rx, rep in pairs:
+            s = re.sub(rx, rep, s, flags=re.I)
+        return s
+    pairs = [(r"\bI'm\b", "the agent is"), (r"\bI've\b", "the agent has"), (r"\bI'll\b", "the agent will"), (r"\bI\b", "the agent"),
+             (r"\bwe're\b", "the company is"), (r"\bwe've\b", "the company has"), (r"\bwe'll\b", "the company will"),
+             (r"\bwe\b", "the company"), (r"\bour\b", "the"), (r"\byou're\b", "they're"), (r"\byou've\b", "they've"),
+             (r"\byou'll\b", "they'll"), (r"\byourself\b", "themselves"),
+             (r"\byou(?= (?:can|could|will|would|should|need|have|had|are|were|may|must|did|do|don't|just|still|now|get|receive|"
+              r"show|add|pay|use|travel|land|want|paid|\w+ed)\b)", "they")]
+    for rx, rep in pairs:
+        s = re.sub(rx, rep, s, flags=re.I)
+    first = {"your": not named, "you": not named}
+
+    def your(m: re.Match) -> str:
+        out = "the customer's" if first["your"] and "the customer" not in s else "their"
+        first["your"] = False
+        return out
+
+    def you(m: re.Match) -> str:
+        out = "the customer" if first["you"] and "the customer" not in s else "them"
+        first["you"] = False
+        return out
+
+    s = re.sub(r"\byour\b", your, s, flags=re.I)
+    return re.sub(r"\byou\b", you, s, flags=re.I)
+
+
+_EN_SUBORDINATE = re.compile(r"^(?P<sub>(?:as|since|because|in the meantime|for next time|when|once|if|after|before|so|and)\b[^,]{0,90}),\s+"
+                             r"(?P<main>(?:I|we)\b.*)$", re.I)
+
+
+def _en_reorder(s: str) -> str:
+    """ "As a courtesy, I'll credit $86.20" -> "I'll credit $86.20, as a courtesy": notes lead with who did what."""
+    m = _EN_SUBORDINATE.match(s)
+    if not m:
+        return s
+    main = m.group("main").rstrip(".")
+    return f"{main}, {m.group('sub')[0].lower()}{m.group('sub')[1:]}"
+
+
+def _en_question(s: str, role: str) -> str | None:
+    """Indirect form of a yes/no or how-to question, or None."""
+    q = s.rstrip("?").strip()
+    who = "they" if role == "customer" else "the customer"
+    m = re.match(r"(will|can|could|should|would|may) (I|we|you) (.*)", q, re.I)
+    if m and (role == "customer") == (m.group(2).lower() != "you"):
+        return f"whether {who} {m.group(1).lower()} {m.group(3)}"
+    m = re.match(r"(is|are|was|were) (there|it|this|that) (.*)", q, re.I)
+    if m:
+        return f"whether {m.group(2).lower()} {m.group(1).lower()} {m.group(3)}"
+    if role == "agent":
+        m = re.match(r"(have|are|were) you (.*)", q, re.I)
+        if m:
+            aux = {"have": "has", "are": "is", "were": "was"}[m.group(1).lower()]
+            return f"whether the customer {aux} {m.group(2)}"
+        return None
+    m = re.match(r"(how|where|what|when|why) (do|should|can|could) (I|we) (.*)", q, re.I)
+    if m:
+        return f"{m.group(1).lower()} to {m.group(4)}"
+    m = re.match(r"(how|where|what|when|why) (am|was) I (.*)", q, re.I)
+    if m:
+        return f"{m.group(1).lower()} they {'are' if m.group(2).lower() == 'am' else 'were'} {m.group(3)}"
+    return None
+
+
+# --- French -----------------------------------------------------------------------------
+_FR_3S = {"ai": "a", "suis": "est", "veux": "veut", "voudrais": "voudrait", "peux": "peut", "dois": "doit", "vais": "va",
+          "sais": "sait", "avais": "avait", "étais": "était", "viens": "vient", "fais": "fait", "dis": "dit", "reçois": "reçoit",
+          "crois": "croit", "comprends": "comprend", "prends": "prend", "attends": "attend", "vois": "voit", "constate": "constate",
+          "pense": "pense", "souhaite": "souhaite", "envoie": "envoie", "appelle": "appelle"}
+_FR_FEM = re.compile(r"^(commande|réservation|facture|carte|ligne|demande|adresse|option|box|chambre|banque|livraison|"
+                     r"\w+tion|\w+ure|\w+ette|\w+ance|\w+ence|\w+ité|\w+ée|\w+ie)$", re.I)
+
+
+def _fr_3s(verb: str) -> str | None:
+    v = verb.lower()
+    if v in _FR_3S:
+        return _FR_3S[v]
+    if v.endswith("e") and len(v) > 3:  # first-group present: same form
+        return v
+    return None
+
+
+def _fr_possessive_second(m: re.Match) -> str:
+    noun = m.group(2)
+    if m.group(1).lower() == "vos":
+        return f"ses {noun}"
+    return f"{'sa' if _FR_FEM.match(noun) and noun[0].lower() not in 'aeéèiouh' else 'son'} {noun}"
+
+
+def _fr_rewrite(s: str, role: str, subject: str) -> tuple[str, bool] | None:
+    """(text, subject_initial) or None when unsure (first-person objects left)."""
+    if role == "customer":
+        s = re.sub(r"\bmon\b", "son", s, flags=re.I)
+        s = re.sub(r"\bma\b", "sa", s, flags=re.I)
+        s = re.sub(r"\bmes\b", "ses", s, flags=re.I)
+        s = re.sub(r"\bm'a (facturé|débité|prélevé|dit|envoyé|demandé|répondu|proposé|promis)", r"lui a \1", s, flags=re.I)
+        s = re.sub(r"\bm'a (\w+)", r"l'a \1", s, flags=re.I)
+    else:
+        s = re.sub(r"\b(votre|vos) (\w+)", _fr_possessive_second, s, flags=re.I)
+        s = re.sub(r"\bvous (recevrez|allez|avez|êtes|pouvez|devez|devrez|aurez)\b",
+                   lambda m: "le client " + {"recevrez": "recevra", "allez": "va", "avez": "a", "êtes": "est", "pouvez": "peut",
+                                             "devez": "doit", "devrez": "devra", "aurez": "aura"}[m.group(1).lower()], s, flags=re.I)
+        s = re.sub(r"\b(pour|à|avec) vous\b", r"\1 le client", s, flags=re.I)
+        s = re.sub(r"\bvous (?=\w)", "", s, flags=re.I)  # object clitic: "je vous envoie" -> "envoie"
+    out, initial = s, False
+    m = re.match(r"(je|j'|nous)\s*(ne |n')?((?:l'|le |la |les |y |en )*)(\w+)\b(.*)", s, re.I)
+    if m:
+        verb = m.group(4)
+        if m.group(1).lower() == "nous":
+            verb3 = {"avons": "a", "allons": "va", "pouvons": "peut", "sommes": "est"}.get(verb.lower())
+        else:
+            verb3 = _fr_3s(verb)
+        if verb3 is None:
+            return None
+        out, initial = f"{subject} {m.group(2) or ''}{m.group(3)}{verb3}{m.group(5)}", True
+    # Later first persons in the same sentence ("... mais j'ai un certificat").
+    out = re.sub(r"\bj'(\w+)", lambda m: f"il {_fr_3s(m.group(1)) or m.group(1)}", out, flags=re.I)
+    out = re.sub(r"\bje (\w+)", lambda m: f"il {_fr_3s(m.group(1)) or m.group(1)}", out, flags=re.I)
+    if re.search(r"\b(je|j'|me|m'|moi|nous|notre|nos)\b", out, re.I) or (role == "customer" and re.search(r"\b(vous|votre|vos)\b", out, re.I)):
+        return None
+    return out, initial
+
+
+# --- Spanish ----------------------------------------------------------------------------
+_ES_3S = {"he": "ha", "tengo": "tiene", "quiero": "quiere", "necesito": "necesita", "puedo": "puede", "estoy": "está",
+          "soy": "es", "sé": "sabe", "hice": "hizo", "pedí": "pidió", "voy": "va", "veo": "ve", "hemos": "ha", "vamos": "va",
+          "tienes": "tiene", "puedes": "puede", "has": "ha", "quieres": "quiere", "estás": "está", "eres": "es", "sigo": "sigue",
+          "entré": "entró", "volveré": "volverá", "enviaré": "enviará", "llamaré": "llamará"}
+_ES_NOT_VERB = {"qué", "así", "aquí", "allí", "ahí", "café", "sí", "bebé", "también", "menú", "según", "porqué", "más", "después"}
+
+
+def _es_3s(word: str) -> str | None:
+    w = word.lower()
+    if w in _ES_3S:
+        return _ES_3S[w]
+    if w in _ES_NOT_VERB or len(w) < 4:
+        return None
+    if w.endswith("ré"):  # future: volveré -> volverá
+        return w[:-1] + "á"
+    if w.endswith("é"):  # -ar preterite: compré -> compró
+        return w[:-1] + "ó"
+    if w.endswith("í") and not w.endswith("ní"):  # -er/-ir preterite: recibí -> recibió
+        return w[:-1] + "ió"
+    return None
+
+
+def _es_rewrite(s: str, role: str, subject: str) -> tuple[str, bool] | None:
+    words = s.split(" ")
+    s = re.sub(r"\bmis\b", "sus", s, flags=re.I)
+    s = re.sub(r"\b(mi|tu)\b", "su", s, flags=re.I)
+    s = re.sub(r"\btus\b", "sus", s, flags=re.I)
+    m = re.match(r"((?:ya |no |también |todavía no )*)((?:me |te |le |les |lo |la |los |las |se )*)(\w+)\b(.*)", s, re.I)
+    initial = False
+    if m and _es_3s(m.group(3)) and not (role == "agent" and m.group(3).lower() in {"tienes", "puedes", "has", "quieres"}):
+        clitics = m.group(2)
+        clitics = re.sub(r"\bme\b", "le", clitics, flags=re.I) if role == "customer" else re.sub(r"\b(te|le|les) ", "", clitics, flags=re.I)
+        s = f"{subject} {m.group(1).lower()}{clitics}{_es_3s(m.group(3))}{m.group(4)}"
+        initial = True
+    # Other first-person verbs of the sentence ("ya los limpié y probé con otro cable").
+    s = " ".join(_es_3s(w) if (_es_3s(w) and w.lower() not in {"has"} | set()) and i > 0 and not w[0].isupper() else w
+                 for i, w in enumerate(s.split(" ")))
+    s = re.sub(r"\bme\b", "le", s, flags=re.I) if role == "customer" else re.sub(r"\bte\b", "le", s, flags=re.I)
+    if re.search(r"\b(yo|conmigo|nosotros|nuestr[oa]s?)\b", s, re.I) or not words:
+        return None
+    return s, initial
+
+
+# --- Rendering --------------------------------------------------------------------------
+def _lower_first(s: str) -> str:
+    if len(s) > 1 and s[0].isupper() and not s[1].isupper() and not re.match(r"[A-Z]\w*\d", s):
+        return s[0].lower() + s[1:]
+    return s
+
+
+def _que(lex: Lexicon, x: str) -> str:
+    if lex.code != "fr":
+        return ""
+    return "qu'" if re.match(r"[aeéèêiîoôuh]", x, re.I) else "que "
+
+
+def _fill(template: str, lex: Lexicon, x: str) -> str:
+    x = x.strip().rstrip(".").strip()
+    return template.replace("{que}", _que(lex, x)).replace("{x}", x)
+
+
+def third_person(s: str, role: str, lex: Lexicon) -> tuple[str, bool] | None:
+    """(rewritten sentence, starts with the speaker as subject) or None when unsure."""
+    subject = lex.templates["customer" if role == "customer" else "agent"]
+    if lex.code == "fr":
+        return _fr_rewrite(s, role, subject)
+    if lex.code == "es":
+        return _es_rewrite(s, role, subject)
+    if role == "agent":
+        s = _en_reorder(s)
+        m = re.match(r"you(?:'ll| will)\b(.*)", s, re.I)
+        if m:  # "You'll receive an email" -> "the customer will receive an email"
+            return "the customer will" + _en_pronouns(m.group(1), role, named=True), False
+    head = _en_subject(s, subject)
+    if head is not None:
+        return _en_pronouns(head, role), True
+    if re.match(r"(I|we)\b", s, re.I):
+        return None
+    return _en_pronouns(s, role), False
+
+
+def render(act: str, sentence: str, role: str, lex: Lexicon, asked: tuple[str, ...] = ()) -> str | None:
+    """The note for one sentence, or None when it should not become a note."""
+    t = lex.templates
+    s = sentence.strip()
+    if act in acts.DROPPED:
+        return None
+    if act == acts.VERIFIED:
+        return t["verified"]
+    if act == acts.TRANSFER:
+        m = acts._patterns(lex)["transfer"].search(s)
+        return _fill(t["transfer"], lex, m.group(1)) if m else None
+    quote = t["quote_customer" if role == "customer" else "quote_agent"]
+    if act == acts.FOLLOW_UP:
+        if asked:
+            return _fill(t["agent_asked_for"], lex, _join(asked, lex))
+        if lex.code == "en":
+            m = re.match(r"(?:can|could|would) you (?:please )?(.*?)\??$", s, re.I)
+            if m:
+                return _fill(t["agent_asked_to"], lex, _en_pronouns(m.group(1), "agent", named=True))
+            indirect = _en_question(s, "agent")
+            if indirect:
+                return _fill(t["agent_asked"], lex, _en_pronouns(indirect, "agent", named=True))
+        return _quoted_question(t["agent_asked"], lex, s)
+    if role == "customer" and act in (acts.QUESTION, acts.REQUEST) and lex.code == "en":
+        m = re.match(r"(?:can|could|would) you (?:please )?(.*?)\??$", s, re.I) or re.match(r"please (.*)$", s, re.I)
+        if m:
+            return _fill(t["asks_agent"], lex, _en_pronouns(m.group(1), "customer").replace("the company", "them"))
+        if act == acts.QUESTION:
+            indirect = _en_question(s, "customer")
+            if indirect:
+                return _fill(t["asks"], lex, _en_pronouns(indirect, "customer"))
+            return _fill(quote, lex, s)
+    if role == "customer" and act in (acts.QUESTION, acts.REQUEST) and s.endswith("?"):
+        return _fill(quote, lex, s.strip("¿? ") + "?")
+    if act == acts.FINDING and lex.code == "en":
+        s = re.sub(r"^(?:i (?:can )?see|i'?m seeing|i (?:checked|found|looked)(?: and)?|(?:it )?looks like)(?: that)?\s*", "", s, flags=re.I)
+        rewritten = third_person(s, role, lex)
+        return _fill(t["agent_found"], lex, _lower_first(rewritten[0] if rewritten else s))
+    if act == acts.INSTRUCTION and lex.code == "en":
+        m = re.match(r"(?:and )?(?:for next time, )?you (?:can|could|should|may|need to|have to|'ll need to|will need to|must) (.*)$", s, re.I) \
+            or re.match(r"please (.*)$", s, re.I)
+        if m:
+            return _fill(t["agent_advised"], lex, _en_pronouns(m.group(1), "agent", named=True))
+    rewritten = third_person(s, role, lex)
+    if rewritten is None:
+        return _fill(quote, lex, s)
+    text, initial = rewritten
+    if initial:
+        return _fill("{x}", lex, text[0].upper() + text[1:])
+    key = "reports" if role == "customer" else ("agent_found" if act == acts.FINDING else "agent_notes")
+    return _fill(t[key], lex, _lower_first(text))
+
+
+def _quoted_question(template: str, lex: Lexicon, s: str) -> str:
+    q = s.strip("¿? ") + "?"
+    if lex.code == "en":
+        return template.replace(" {x}", ': "' + q + '"')
+    if lex.code == "fr":
+        return template.replace("{x}", ": « " + q + " »")
+    return template.replace(" {x}", ": «¿" + q + "»")
+
+
+def _join(labels: tuple[str, ...], lex: Lexicon) -> str:
+    if len(labels) == 1:
+        return labels[0]
+    return ", ".join(labels[:-1]) + f" {lex.labels['and']} " + labels[-1]
