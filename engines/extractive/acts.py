@@ -23,7 +23,7 @@ DROPPED = frozenset({SOCIAL, HOLD, AUTH})
 _TERMINAL = re.compile(r"[.!?…»\")]\s*$")
 _DANGLING = re.compile(r"(,|\.\.\.|…|-|—|\b(and|but|so|because|of|the|a|to|at|et|mais|parce que|que|de|y|pero|porque|todavía|del?))\s*$", re.I)
 _NAME_CAP = "(?-i:[A-ZÀ-Ý])"
-_NAME_ALONE = re.compile(r"(?:Mr|Mrs|Ms|Madame|Monsieur|señora?)?\s*[A-ZÀ-Ý][a-zà-ÿ]+")  # "Thanks, Tom." : the name left over
+_NAME_ALONE = re.compile(r"(?:Mr|Mrs|Ms|Madame|Monsieur|señora?)?\s*[A-ZÀ-Ý][a-zà-ÿ]+(?: [A-ZÀ-Ý][a-zà-ÿ]+){0,2}")  # "Thanks, Tom." : the name left over
 
 
 @dataclass(frozen=True)
@@ -100,7 +100,7 @@ def split_sentences(text: str) -> list[str]:
 
 def _collapse_repeats(s: str) -> str:
     """Speech restarts: "there's, there's a charge" / "from, from Spain" -> one copy."""
-    pattern = re.compile(r"\b(\w+(?:'\w+)?(?:\s+\w+(?:'\w+)?){0,2})(?:[,\s]+\1\b)+", re.I)
+    pattern = re.compile(r"\b(\w+(?:'\w+)?(?:\s+\w+(?:'\w+)?){0,2})(?:[,\s]+\1\b(?![-\w]))+")
     return pattern.sub(r"\1", s)
 
 

@@ -60,7 +60,8 @@ def provided_identifier(sentence: str, lex: Lexicon, asked: tuple[str, ...]) -> 
     if cm and codes(cm.group("code")) == [cm.group("code")] and not AMOUNT.search(rest):
         words = (cm.group("words") or "").strip()
         if len(words.split()) <= 3 and not re.search(r"\b(i|je|yo|we)\b", words, re.I):
-            return Provided(_label(label or words) or (asked[0] if len(asked) == 1 else ""), cm.group("code"))
+            named = _label(label or words)
+            return Provided(_asked(asked, (named,)) if named else (asked[0] if len(asked) == 1 else ""), cm.group("code"))
     if asked and any("name" in a or "nom" in a or "nombre" in a for a in asked) and _NAME.fullmatch(rest):
         return Provided(lex.labels["name"], rest)
     return None
@@ -72,10 +73,11 @@ def _label(label: str) -> str:
 
 
 def _asked(asked: tuple[str, ...], keys: tuple[str, ...]) -> str:
+    """The agent's label for the item (it carries the article in FR/ES), else the customer's."""
     for a in asked:
-        if any(k in a for k in keys):
+        if any(k and k.lower() in a for k in keys):
             return a
-    return ""
+    return keys[0] if len(keys) == 1 and keys[0] not in ("mail", "phone") else ""
 
 
 def join_provided(items: list[Provided], lex: Lexicon) -> str:

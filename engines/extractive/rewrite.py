@@ -144,7 +144,7 @@ def _en_question(s: str, role: str) -> str | None:
 _FR_3S = {"ai": "a", "suis": "est", "veux": "veut", "voudrais": "voudrait", "peux": "peut", "dois": "doit", "vais": "va",
           "sais": "sait", "avais": "avait", "étais": "était", "viens": "vient", "fais": "fait", "dis": "dit", "reçois": "reçoit",
           "crois": "croit", "comprends": "comprend", "prends": "prend", "attends": "attend", "vois": "voit", "constate": "constate",
-          "pense": "pense", "souhaite": "souhaite", "envoie": "envoie", "appelle": "appelle"}
+          "pense": "pense", "souhaite": "souhaite", "envoie": "envoie", "appelle": "appelle", "joins": "joint"}
 _FR_FEM = re.compile(r"^(commande|réservation|facture|carte|ligne|demande|adresse|option|box|chambre|banque|livraison|"
                      r"\w+tion|\w+ure|\w+ette|\w+ance|\w+ence|\w+ité|\w+ée|\w+ie)$", re.I)
 
@@ -174,6 +174,8 @@ def _fr_rewrite(s: str, role: str, subject: str) -> tuple[str, bool] | None:
         s = re.sub(r"\bm'a (facturé|débité|prélevé|dit|envoyé|demandé|répondu|proposé|promis)", r"lui a \1", s, flags=re.I)
         s = re.sub(r"\bm'a (\w+)", r"l'a \1", s, flags=re.I)
     else:
+        s = re.sub(r"^veuillez trouver ci-joint", "je joins", s, flags=re.I)
+        s = re.sub(r"^je vois", "je constate", s, flags=re.I)
         s = re.sub(r"\b(votre|vos) (\w+)", _fr_possessive_second, s, flags=re.I)
         s = re.sub(r"\bvous (recevrez|allez|avez|êtes|pouvez|devez|devrez|aurez)\b",
                    lambda m: "le client " + {"recevrez": "recevra", "allez": "va", "avez": "a", "êtes": "est", "pouvez": "peut",
@@ -194,6 +196,7 @@ def _fr_rewrite(s: str, role: str, subject: str) -> tuple[str, bool] | None:
     # Later first persons in the same sentence ("... mais j'ai un certificat").
     out = re.sub(r"\bj'(\w+)", lambda m: f"il {_fr_3s(m.group(1)) or m.group(1)}", out, flags=re.I)
     out = re.sub(r"\bje (\w+)", lambda m: f"il {_fr_3s(m.group(1)) or m.group(1)}", out, flags=re.I)
+    out = re.sub(r"\bque il\b", "qu'il", out)
     if re.search(r"\b(je|j'|me|m'|moi|nous|notre|nos)\b", out, re.I) or (role == "customer" and re.search(r"\b(vous|votre|vos)\b", out, re.I)):
         return None
     return out, initial
@@ -203,7 +206,7 @@ def _fr_rewrite(s: str, role: str, subject: str) -> tuple[str, bool] | None:
 _ES_3S = {"he": "ha", "tengo": "tiene", "quiero": "quiere", "necesito": "necesita", "puedo": "puede", "estoy": "está",
           "soy": "es", "sé": "sabe", "hice": "hizo", "pedí": "pidió", "voy": "va", "veo": "ve", "hemos": "ha", "vamos": "va",
           "tienes": "tiene", "puedes": "puede", "has": "ha", "quieres": "quiere", "estás": "está", "eres": "es", "sigo": "sigue",
-          "entré": "entró", "volveré": "volverá", "enviaré": "enviará", "llamaré": "llamará"}
+          "entré": "entró", "veo": "comprueba", "volveré": "volverá", "enviaré": "enviará", "llamaré": "llamará"}
 _ES_NOT_VERB = {"qué", "así", "aquí", "allí", "ahí", "café", "sí", "bebé", "también", "menú", "según", "porqué", "más", "después"}
 
 
@@ -213,7 +216,7 @@ def _es_3s(word: str) -> str | None:
         return _ES_3S[w]
     if w in _ES_NOT_VERB or len(w) < 4:
         return None
-    if w.endswith("ré"):  # future: volveré -> volverá
+    if w.endswith(("aré", "eré", "iré")):  # future: volveré -> volverá
         return w[:-1] + "á"
     if w.endswith("é"):  # -ar preterite: compré -> compró
         return w[:-1] + "ó"
@@ -314,7 +317,7 @@ def render(act: str, sentence: str, role: str, lex: Lexicon, asked: tuple[str, .
                 return _fill(t["asks"], lex, _en_pronouns(indirect, "customer"))
             return _fill(quote, lex, s)
     if role == "customer" and act in (acts.QUESTION, acts.REQUEST) and s.endswith("?"):
-        return _fill(quote, lex, s.strip("¿? ") + "?")
+        return _fill(quote, lex, ("¿" if lex.code == "es" else "") + s.strip("¿? ") + "?")
     if act == acts.FINDING and lex.code == "en":
         s = re.sub(r"^(?:i (?:can )?see|i'?m seeing|i (?:checked|found|looked)(?: and)?|(?:it )?looks like)(?: that)?\s*", "", s, flags=re.I)
         rewritten = third_person(s, role, lex)
