@@ -35,7 +35,7 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from casenotes.engines.llm.prompt import ANSWER_HEADER, NOTES_SO_FAR_CLOSE, NOTES_SO_FAR_OPEN
+from casenotes.engines.llm.prompt import ANSWER_HEADER, LANGUAGE_NAMES, NOTES_SO_FAR_CLOSE, NOTES_SO_FAR_OPEN
 from casenotes.model import Bullet, CaseMetadata, CaseView, Message
 
 log = logging.getLogger("casenotes.engines.devserver")
@@ -43,6 +43,7 @@ log = logging.getLogger("casenotes.engines.devserver")
 _TURN = re.compile(r'<turn n="(\d+)" channel="([^"]*)" role="([^"]*)" agent="([^"]*)" time="([^"]*)" '
                    r'new="(yes|no)">\n(.*?)\n</turn>', re.DOTALL)
 _CASE_ID = re.compile(r'<case id="([^"]*)">')
+_LANGUAGE = re.compile(r"^- Write the notes in (\w+)\.$", re.MULTILINE)
 
 MALFORMED_ANSWER = ("<div>notes</div>\n```\nI'm sorry, I can't help with that.\n- "
                     + "and then " * 80 + "\n***\n")
@@ -53,13 +54,16 @@ def parse_prompt(text: str, assistant_prefix: str | None = None) -> CaseView:
     """Rebuild the case view from a prompt built by ``casenotes.engines.llm.prompt``."""
     m = _CASE_ID.search(text)
     case_id = html.unescape(m.group(1)) if m else "dev"
+    lang = _LANGUAGE.search(text)
+    language = {v: k for k, v in LANGUAGE_NAMES.items()}.get(lang.group(1)) if lang else None
     messages, covered = [], None
     for t in _TURN.finditer(text):
         n, channel, role, agent, ts, new, body = t.groups()
         if new == "yes" and covered is None:
             covered = len(messages)
         messages.append(Message(message_id=n, channel=html.unescape(channel), role=html.unescape(role),
-                                text=html.unescape(body), ts=html.unescape(ts), agent_id=html.unescape(agent) or None))
+                                text=html.unescape(body), ts=html.unescape(ts), agent_id=html.unescape(agent) or None,
+                                language=language))
     if assistant_prefix is not None:
         notes_block = assistant_prefix
     elif ANSWER_HEADER + "\n" in text:
@@ -85,16 +89,20 @@ class DevNoteWriter:
         except ImportError:  # the extractive engine is another module of the project; see below
             self.engine = None
             self.name = "first-sentence-fallback"
-        self._lock = threading.Lock()
+        # PyTriton calls the model from threads that may already run an event loop: the async
+        # engine gets a loop of its own on a private thread.
         self._loop = asyncio.new_event_loop()
+        threading.Thread(target=self._loop.run_forever, name="dev-note-writer", daemon=True).start()
         if self.engine is not None and hasattr(self.engine, "start"):
-            self._loop.run_until_complete(self.engine.start())
+            self._run(self.engine.start())
+
+    def _run(self, coro: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
 
     def continuation(self, prompt_text: str, assistant_prefix: str | None = None) -> str:
         view = parse_prompt(prompt_text, assistant_prefix)
         if self.engine is not None:
-            with self._lock:  # one event loop, used from the model's threads in turn
-                texts = self._loop.run_until_complete(self.engine.propose(view))
+            texts = self._run(self.engine.propose(view))
         else:
             texts = first_sentence_notes(view)
         return "".join(f"- {t}\n" for t in texts)

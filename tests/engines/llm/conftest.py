@@ -40,7 +40,7 @@ def view(messages, bullets=(), covered: int = 0, case_id: str = "c1", metadata: 
 
 OPENING = [
     msg(0, "customer", "Hello, my parcel for order A-99812 never arrived and I was charged $84.50 on 12 March."),
-    msg(1, "agent", "Sorry about that. I can see order A-99812 was marked delivered by the carrier on 14 March."),
+    msg(1, "agent", "I can see that order A-99812 was marked delivered by the carrier on 14 March."),
 ]
 FOLLOW_UP = [
     msg(2, "customer", "I was at home all day, nobody rang. I want a refund to my Visa card ending 4417.", channel="call"),
