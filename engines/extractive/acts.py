@@ -23,6 +23,9 @@ DROPPED = frozenset({SOCIAL, HOLD, AUTH})
 _TERMINAL = re.compile(r"[.!?…»\")]\s*$")
 _DANGLING = re.compile(r"(,|\.\.\.|…|-|—|\b(and|but|so|because|of|the|a|to|at|et|mais|parce que|que|de|y|pero|porque|todavía|del?))\s*$", re.I)
 _NAME_CAP = "(?-i:[A-ZÀ-Ý])"
+# Call openings: "Crestline Bank loans servicing, my name is Kevin." / "Onda Móvil, le atiende Marta".
+_OPENING = re.compile(r"^[^,.?!]{0,50}, (?:my name is|this is|you'?re speaking with|\w+ à l'appareil|ici|le atiende|te atiende)"
+                      r"(?: [A-ZÀ-Ý]\w+)?[,.]?\s*")
 _NAME_ALONE = re.compile(r"(?:Mr|Mrs|Ms|Madame|Monsieur|señora?)?\s*[A-ZÀ-Ý][a-zà-ÿ]+(?: [A-ZÀ-Ý][a-zà-ÿ]+){0,2}")  # "Thanks, Tom." : the name left over
 
 
@@ -108,7 +111,9 @@ def clean(sentence: str, lex: Lexicon) -> str:
     """Drop hesitations, restarts, and leading/trailing clauses that are greetings, thanks,
     acknowledgements or hold notices. Returns "" when nothing informative is left."""
     p = _patterns(lex)
-    s = p["hesitation"].sub(" ", " " + sentence + " ")
+    s = _OPENING.sub("", sentence)
+    s = re.sub(r",\s*(?=(?:um+|uh+|euh+|eh+|em+)\b)", " ", s, flags=re.I)  # "is there, uh, nothing" -> "is there nothing"
+    s = p["hesitation"].sub(" ", " " + s + " ")
     s = re.sub(r"\s+([,.?!])", r"\1", re.sub(r"\s{2,}", " ", s)).strip()
     s = re.sub(r",(\s*,)+", ",", s).strip(" ,")
     s = re.sub(r"\b(and|et|y|but|mais|pero|or|ou|o),\s", r"\1 ", s)  # "and, uh, I" -> "and I"

@@ -70,7 +70,8 @@ class ExtractiveEngine:
                 return []  # everything new continues a held run: wait for the rest
             end = len(history)  # never hold back forever
         turns = _turns(history, start, end)
-        notes = self._notes(turns, history, lex)
+        names = frozenset(w for who in (view.metadata.customer, view.metadata.agent) for w in who.get("name", "").split())
+        notes = self._notes(turns, history, lex, names)
         earlier = [content_tokens(b.text, lex) for b in view.bullets if b.active]
         out: list[str] = []
         for note in notes:
@@ -98,7 +99,7 @@ class ExtractiveEngine:
         sentences = [s for s in sentences if s]
         return bool(sentences) and all(provided_identifier(s, lex, ctx.asked_items) for s in sentences)
 
-    def _notes(self, turns: list[Turn], history: tuple[Message, ...], lex: Lexicon) -> list[str]:
+    def _notes(self, turns: list[Turn], history: tuple[Message, ...], lex: Lexicon, names: frozenset[str]) -> list[str]:
         notes: list[str] = []
         provided: list[Provided] = []
 
@@ -121,7 +122,7 @@ class ExtractiveEngine:
                         continue
                 act = acts.classify(s, turn.role, lex, ctx)
                 asked = acts.asked_items(s, lex) if act == acts.FOLLOW_UP else ()
-                note = render(act, s, turn.role, lex, asked)
+                note = render(act, s, turn.role, lex, asked, names)
                 if note:
                     flush()
                     notes.append(note)

@@ -13,7 +13,7 @@ PHONE = re.compile(r"(?<![\w-])\+?\d[\d ()-]{7,}\d(?![\w-])")
 CODE = re.compile(r"(?<![\w.,])(?=[A-Za-z0-9-]*\d)[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*(?![\w@])")
 AMOUNT = re.compile(r"[$€£]\s?\d[\d,. ]*|\d[\d,. ]*\s?(?:€|\$|£|eur|usd|euros?|dollars?)\b", re.I)
 _LEAD_IN = re.compile(
-    r"^(?:(?:sure|yes|yeah|ok|oui|sí|si|so|alors)[,\s]+)*(?:(?:it'?s|it is|that'?s|here it is:?|c'est|es)\s+|"
+    r"^(?:(?:sure|yes|yeah|ok|oui|sí|si|so|alors)[,\s]+)*(?:(?:it'?s|it is|that'?s|here it is:?|c'est|es)[,\s]+|"
     r"(?:(?:my|the|our|mon|ma|la|le|mi|el)\s+)?(?P<label>[\w' -]{2,30}?)\s+(?:is|c'est|est|es)\s*:?\s+)?", re.I)
 _NAME = re.compile(r"(?-i:[A-ZÀ-Ý][a-zà-ÿ'-]+)(?:\s+(?-i:[A-ZÀ-Ý][a-zà-ÿ'-]+)){1,3}")
 _DATE_OR_TIME = re.compile(r"^\d{1,2}[:/.]\d{2}([:/.]\d{2,4})?$")

@@ -80,9 +80,9 @@ def _en_pronouns(s: str, role: str, named: bool = False) -> str:
         return s
     pairs = [(r"\bI'm\b", "the agent is"), (r"\bI've\b", "the agent has"), (r"\bI'll\b", "the agent will"), (r"\bI\b", "the agent"),
              (r"\bwe're\b", "the company is"), (r"\bwe've\b", "the company has"), (r"\bwe'll\b", "the company will"),
-             (r"\bwe\b", "the company"), (r"\bour\b", "the"), (r"\byou're\b", "they're"), (r"\byou've\b", "they've"),
+             (r"\bwe\b", "the company"), (r"\bour (responsibility|fault|mistake|error)\b", r"the company's \1"), (r"\bour\b", "the"), (r"\byou're\b", "they're"), (r"\byou've\b", "they've"),
              (r"\byou'll\b", "they'll"), (r"\byourself\b", "themselves"),
-             (r"\byou(?= (?:can|could|will|would|should|need|have|had|are|were|may|must|did|do|don't|just|still|now|get|receive|"
+             (r"\byou(?= (?:now |just |still )?(?:can|could|will|would|should|need|have|had|are|were|may|must|did|do|don't|get|receive|"
               r"show|add|pay|use|travel|land|want|paid|\w+ed)\b)", "they")]
     for rx, rep in pairs:
         s = re.sub(rx, rep, s, flags=re.I)
@@ -102,7 +102,7 @@ def _en_pronouns(s: str, role: str, named: bool = False) -> str:
     return re.sub(r"\byou\b", you, s, flags=re.I)
 
 
-_EN_SUBORDINATE = re.compile(r"^(?P<sub>(?:as|since|because|in the meantime|for next time|when|once|if|after|before|so|and)\b[^,]{0,90}),\s+"
+_EN_SUBORDINATE = re.compile(r"^(?P<sub>(?:in the meantime|as an apology|as discussed)|(?:as|since|because|for next time|when|once|if|after|before|so|and)\b[^,]{0,90}),?\s+"
                              r"(?P<main>(?:I|we)\b.*)$", re.I)
 
 
@@ -247,10 +247,19 @@ def _es_rewrite(s: str, role: str, subject: str) -> tuple[str, bool] | None:
 
 
 # --- Rendering --------------------------------------------------------------------------
+_COMMON_STARTS = set("the it it's there there's this that these those both a an some all no one he she they their what how when "
+                     "where which new my our le la les un une c'est ce cette son sa ses el los las una su sus".split())
+
+
+_NAMES: frozenset[str] = frozenset()  # set per call by render(): people named in the case
+
+
 def _lower_first(s: str) -> str:
-    if len(s) > 1 and s[0].isupper() and not s[1].isupper() and not re.match(r"[A-Z]\w*\d", s):
-        return s[0].lower() + s[1:]
-    return s
+    """Lowercase a sentence start put mid-note, but never a name ("Janet said ...") or a code."""
+    first = s.split(" ", 1)[0]
+    if re.sub(r"'s$", "", first) in _NAMES or any(c.isdigit() for c in first) or first.isupper() and len(first) > 1:
+        return s
+    return s[0].lower() + s[1:]
 
 
 def _que(lex: Lexicon, x: str) -> str:
@@ -284,8 +293,12 @@ def third_person(s: str, role: str, lex: Lexicon) -> tuple[str, bool] | None:
     return _en_pronouns(s, role), False
 
 
-def render(act: str, sentence: str, role: str, lex: Lexicon, asked: tuple[str, ...] = ()) -> str | None:
-    """The note for one sentence, or None when it should not become a note."""
+def render(act: str, sentence: str, role: str, lex: Lexicon, asked: tuple[str, ...] = (),
+           names: frozenset[str] = frozenset()) -> str | None:
+    """The note for one sentence, or None when it should not become a note. ``names``: words of
+    the people's names in the case, kept capitalised."""
+    global _NAMES
+    _NAMES = names
     t = lex.templates
     s = sentence.strip()
     if act in acts.DROPPED:
@@ -300,6 +313,9 @@ def render(act: str, sentence: str, role: str, lex: Lexicon, asked: tuple[str, .
         if asked:
             return _fill(t["agent_asked_for"], lex, _join(asked, lex))
         if lex.code == "en":
+            m = re.match(r"(?:would you like|do you want) (?:me|us) to (.*?)\??$", s, re.I)
+            if m:
+                return "Agent offered to " + _en_pronouns(m.group(1), "agent", named=True).rstrip(".")
             m = re.match(r"(?:can|could|would) you (?:please )?(.*?)\??$", s, re.I)
             if m:
                 return _fill(t["agent_asked_to"], lex, _en_pronouns(m.group(1), "agent", named=True))
@@ -309,8 +325,9 @@ def render(act: str, sentence: str, role: str, lex: Lexicon, asked: tuple[str, .
         return _quoted_question(t["agent_asked"], lex, s)
     if role == "customer" and act in (acts.QUESTION, acts.REQUEST) and lex.code == "en":
         m = re.match(r"(?:can|could|would) you (?:please )?(.*?)\??$", s, re.I) or re.match(r"please (.*)$", s, re.I)
+        m = m or (act == acts.REQUEST and re.match(r"((?:book|send|cancel|release|refund|check|fix|reset|remove|change|update|close) .*)$", s, re.I))
         if m:
-            return _fill(t["asks_agent"], lex, _en_pronouns(m.group(1), "customer").replace("the company", "them"))
+            return _fill(t["asks_agent"], lex, _lower_first(_en_pronouns(m.group(1), "customer").replace("the company", "them")))
         if act == acts.QUESTION:
             indirect = _en_question(s, "customer")
             if indirect:
