@@ -122,10 +122,12 @@ def clean(sentence: str, lex: Lexicon) -> str:
     if sum(1 for c in clauses if _is_spelling(c)) >= 3:
         return ""  # a code spelled letter by letter: the full code follows in the next sentence
 
+    several = len(clauses) > 1  # a lone name is dropped only next to a greeting ("Thanks, Tom")
+
     def droppable(c: str) -> bool:
         c = c.strip(" .!?¡¿")
         for form in (c, _strip_markers(c, p)):
-            if not form or p["social"].fullmatch(form) or p["hold"].fullmatch(form) or _NAME_ALONE.fullmatch(form):
+            if not form or p["social"].fullmatch(form) or p["hold"].fullmatch(form) or several and _NAME_ALONE.fullmatch(form):
                 return True
         return False
 
