@@ -142,6 +142,8 @@ def clean(sentence: str, lex: Lexicon) -> str:
     s = re.sub(r",?\s+(thanks?( you)?( so much)?|merci( beaucoup)?|gracias)[.!]?$", ".", s, flags=re.I)
     s = re.sub(r",?\s+(so )?thank you( so much)?( for [^,.]*)?(?=[,.]|$)", "", s, flags=re.I)
     s = s.strip(" ,")
+    if sentence.rstrip().endswith("?") and not s.endswith("?"):
+        s = s.rstrip(" .!") + "?"  # "Your date of birth, please?" is still a question once "please" goes
     if len(re.findall(r"\w", s)) < 2:
         return ""
     return s[0].upper() + s[1:] if s[0].islower() and not _starts_with_code(s) else s
