@@ -193,7 +193,7 @@ def _tensors():
 
 
 def build_triton(http_port: int, grpc_port: int, metrics_port: int = 0, test_models: bool = False,
-                 slow_s: float = 5.0, workspace: str | None = None):
+                 slow_s: float = 5.0, workspace: str | None = None, exit_timeout_s: int = 3):
     """A configured (not yet started) ``pytriton.triton.Triton`` with the dev models bound."""
     # The python-backend stubs link libpython: under pyenv they need its directory (see docs).
     libdir = sysconfig.get_config_var("LIBDIR")
@@ -203,7 +203,10 @@ def build_triton(http_port: int, grpc_port: int, metrics_port: int = 0, test_mod
     from pytriton.triton import Triton, TritonConfig
 
     config = TritonConfig(http_port=http_port, grpc_port=grpc_port, allow_metrics=bool(metrics_port),
-                          metrics_port=metrics_port or None, exit_on_error=True)
+                          metrics_port=metrics_port or None, exit_on_error=True,
+                          # tritonserver waits this long for open client connections when stopping
+                          # (default 30 s): clients keep connections alive, so a dev server would hang.
+                          exit_timeout_secs=exit_timeout_s)
     triton = Triton(config=config, workspace=workspace)
     writer = DevNoteWriter()
     log.info("dev Triton: notes written by the %s engine (development stand-in for Mixtral)", writer.name)

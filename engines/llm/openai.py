@@ -107,6 +107,8 @@ class OpenAIEngine(PrefixPromptEngine):
             async with self._session.post(self.url, json=self.request_body(prompt)) as r:
                 payload = await r.text()
                 status = r.status
+        except asyncio.TimeoutError:
+            raise  # (an OSError in 3.11) the resilience layer reports it as a timeout
         except (aiohttp.ClientConnectionError, OSError) as exc:
             raise EngineUnavailable(f"cannot connect to {self.url}: {exc}") from exc
         except aiohttp.ClientError as exc:
