@@ -22,8 +22,6 @@ import time
 from datetime import datetime, timezone
 from typing import Any
 
-from mode import Service
-
 from casenotes.editlog import make_editlog
 from casenotes.engines.factory import make_classifier, make_engine
 from casenotes.model import CaseMetadata, Message
@@ -59,12 +57,16 @@ def _iso(ts: Any) -> str:
     return str(ts)
 
 
-@app.service
-class Runtime(Service):
-    """Engines, classifier, codec, edit log and scheduler: started with the worker."""
+class Runtime:
+    """Engines, classifier, codec, edit log and scheduler of this worker process.
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    Started by the agent before it consumes its first event (so nothing is processed with a
+    closed edit log) and stopped before the app shuts down.
+    """
+
+    def __init__(self) -> None:
+        self.started = False
+        self._lock = asyncio.Lock()
         self.codec = make_codec(settings.schema_registry_url)
         self.notetaker = NoteTaker(make_engine(settings), make_classifier(settings))
         self.editlog = make_editlog(settings)
@@ -72,7 +74,13 @@ class Runtime(Service):
                                        settings.retry_max_s, on_error=self._on_engine_error)
         self._waiters: dict[str, asyncio.Future] = {}
 
-    async def on_start(self) -> None:
+    async def start(self) -> None:
+        async with self._lock:
+            if not self.started:
+                await self._start()
+                self.started = True
+
+    async def _start(self) -> None:
         await self.editlog.open()
         engine, classifier = self.notetaker.engine, self.notetaker.classifier
         log.info("engine=%s model=%s classifier=%s (%s) editlog=%s", engine.name, engine.model_version,
@@ -83,7 +91,10 @@ class Runtime(Service):
             # Not fatal: cases stay pending and are retried until the engine is ready.
             log.error("engine/classifier not ready at start-up: %s. Notes are delayed until it is.", exc)
 
-    async def on_stop(self) -> None:
+    async def stop(self) -> None:
+        if not self.started:
+            return
+        self.started = False
         await self.scheduler.close()
         await self.notetaker.close()
         await self.editlog.close()
@@ -260,6 +271,7 @@ runtime = Runtime()
 
 @app.agent(case_input_topic)
 async def process_case_events(stream: Any) -> None:
+    await runtime.start()
     async for event in stream.events():
         await runtime.handle(event)
 
@@ -267,6 +279,8 @@ async def process_case_events(stream: Any) -> None:
 @app.timer(interval=2.0)
 async def resume_pending_cases() -> None:
     """Resume cases with uncovered messages: after a restart, a rebalance or a lost result."""
+    if not runtime.started:
+        return
     pending = 0
     for case_id in list(pending_cases.keys()):
         pending += 1
@@ -274,3 +288,8 @@ async def resume_pending_cases() -> None:
             runtime.scheduler.notify(case_id)
     metrics.CASES_PENDING.set(pending)
     metrics.CASES_IN_FLIGHT.set(runtime.scheduler.in_flight)
+
+
+@app.on_before_shutdown.connect
+async def stop_runtime(app: Any, **kwargs: Any) -> None:
+    await runtime.stop()

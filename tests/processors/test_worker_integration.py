@@ -18,6 +18,19 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(420)]
 
 
 @pytest.fixture
+def reader(stack_settings):
+    """Open TopicReaders on this stack's topics; all closed at teardown (even on failure)."""
+    opened = []
+
+    def open_reader(topic, schema=None):
+        opened.append(TopicReader(stack_settings, topic, schema))
+        return opened[-1]
+    yield open_reader
+    for r in opened:
+        r.close()
+
+
+@pytest.fixture
 def worker(stack_settings, tmp_path):
     w = WorkerProcess(stack_settings, tmp_path / "worker.log")
     yield w
@@ -28,22 +41,21 @@ def added_notes(reader):
     return [n for n in reader.records if n["status"] == "added"]
 
 
-def test_interleaved_cases_get_notes_in_order_per_case(stack_settings, worker):
+def test_interleaved_cases_get_notes_in_order_per_case(stack_settings, worker, reader):
     cases = load_samples()[:4]
     worker.start()
     replay(stack_settings, cases, speed=0)  # all cases interleaved, as fast as possible
     for c in cases:
         worker.wait_covered(c.case_id, len(c.events), timeout=120)
-    reader = TopicReader(stack_settings, "notes", "case_note")
+    notes = reader("notes", "case_note")
     total = sum(worker.case(c.case_id)["bullets"] for c in cases)
-    reader.wait_until(lambda recs: len([r for r in recs if r["status"] == "added"]) >= total, timeout=30)
+    notes.wait_until(lambda recs: len([r for r in recs if r["status"] == "added"]) >= total, timeout=30)
     by_case = defaultdict(list)
-    for n in added_notes(reader):
+    for n in added_notes(notes):
         by_case[n["case_id"]].append(n["seq"])
     assert set(by_case) == {c.case_id for c in cases}, "every case gets notes"
     for case_id, seqs in by_case.items():
         assert seqs == sorted(seqs) and seqs == list(range(1, len(seqs) + 1)), f"{case_id}: out of order {seqs}"
-    reader.close()
     # The HTTP side: JSON per case, the live page, Prometheus metrics.
     import urllib.request
     listing = get_json(f"{worker.base_url}/cases/")
@@ -57,7 +69,7 @@ def test_interleaved_cases_get_notes_in_order_per_case(stack_settings, worker):
     assert 'casenotes_bullets_total{label="unclassified",outcome="kept"}' in metrics_text
 
 
-def test_agent_edit_reaches_the_next_engine_call_and_is_logged(stack_settings, worker):
+def test_agent_edit_reaches_the_next_engine_call_and_is_logged(stack_settings, worker, reader):
     case = load_samples()[0]
     first, rest = case.events[:6], case.events[6:]
     worker.start()
@@ -72,13 +84,13 @@ def test_agent_edit_reaches_the_next_engine_call_and_is_logged(stack_settings, w
     pub.edit(case.case_id, "edit", target["bullet_id"], edited_text, agent_id="agent-42", edit_id="edit-1")
     pub.flush()
 
-    notes = TopicReader(stack_settings, "notes", "case_note")
+    notes = reader("notes", "case_note")
     notes.wait_until(lambda recs: any(r["status"] == "edited" and r["bullet_id"] == target["bullet_id"] for r in recs))
     # The next message's note-taking call must see the edited text among the accepted bullets.
     pub.message(case.case_id, rest[0])
     pub.flush()
     worker.wait_covered(case.case_id, len(first) + 1)
-    results = TopicReader(stack_settings, "note-results")
+    results = reader("note-results")
     recs = results.wait_until(lambda rs: any(json.loads(r["value"])["last_message_id"] == rest[0].message_id
                                               for r in rs))
     result = next(json.loads(r["value"]) for r in recs if json.loads(r["value"])["last_message_id"] == rest[0].message_id)
@@ -103,14 +115,12 @@ def test_agent_edit_reaches_the_next_engine_call_and_is_logged(stack_settings, w
     assert record["agent_id"] == "agent-42" and record["bullet_id"] == target["bullet_id"]
     context = json.loads(record["generation_context"])
     assert context["history"] and context["history"][-1]["message_id"] == target["trigger_message_id"]
-    notes.close()
-    results.close()
 
 
-def test_sigkill_mid_stream_then_restart_covers_everything_without_duplicate_ids(stack_settings, worker):
+def test_sigkill_mid_stream_then_restart_covers_everything_without_duplicate_ids(stack_settings, worker, reader):
     cases = load_samples()[:6]
     worker.start()
-    notes = TopicReader(stack_settings, "notes", "case_note")
+    notes = reader("notes", "case_note")
     publisher = threading.Thread(target=replay, args=(stack_settings, cases), kwargs={"speed": 40, "max_gap": 0.15})
     publisher.start()
     notes.wait_until(lambda recs: len(recs) >= 8, timeout=120)  # mid-stream
@@ -133,10 +143,9 @@ def test_sigkill_mid_stream_then_restart_covers_everything_without_duplicate_ids
         assert info["covered"] == len(c.events)
         seqs = sorted(n["seq"] for n in info["notes"])
         assert seqs == list(range(1, len(seqs) + 1))
-    notes.close()
 
 
-def test_poison_messages_go_to_dead_letters_and_the_worker_goes_on(stack_settings, worker):
+def test_poison_messages_go_to_dead_letters_and_the_worker_goes_on(stack_settings, worker, reader):
     case = load_samples()[1]
     worker.start()
     pub = Publisher(stack_settings)
@@ -151,7 +160,7 @@ def test_poison_messages_go_to_dead_letters_and_the_worker_goes_on(stack_setting
         pub.message(case.case_id, m)
     pub.flush()
     worker.wait_covered(case.case_id, len(case.events), timeout=120)
-    dlq = TopicReader(stack_settings, "dead-letters", "dead_letter")
+    dlq = reader("dead-letters", "dead_letter")
     recs = dlq.wait_until(lambda rs: len(rs) >= 4, timeout=30)
     reasons = " | ".join(r["reason"] for r in recs)
     assert "over the limit" in reasons
@@ -159,4 +168,3 @@ def test_poison_messages_go_to_dead_letters_and_the_worker_goes_on(stack_setting
     assert all(r["topic"].endswith(("conversation-events", "agent-edits")) and r["value"] for r in recs)
     assert worker.proc.poll() is None, "the worker is still running"
     assert worker.case(case.case_id)["bullets"] > 0
-    dlq.close()
