@@ -2,7 +2,7 @@
 
 It is a DEVELOPMENT STAND-IN FOR MIXTRAL: it serves models with exactly the TensorRT-LLM ensemble
 tensor interface (``text_input``, ``max_tokens``, ``temperature``, ``stop_words``, ``bad_words``,
-``exclude_input_in_output`` in; ``text_output`` out), but what "generates" the answer is the
+``exclude_input_in_output``, ``stream`` in; ``text_output`` out), but what "generates" the answer is the
 project's extractive engine run on the case parsed back out of our own prompt. So
 ``--engine triton`` produces meaningful notes end to end without a GPU; the quality is the
 extractive engine's, not an LLM's.
@@ -188,6 +188,7 @@ def _tensors():
         Tensor(name="stop_words", dtype=bytes, shape=(-1,), optional=True),
         Tensor(name="bad_words", dtype=bytes, shape=(-1,), optional=True),
         Tensor(name="exclude_input_in_output", dtype=np.bool_, shape=(1,), optional=True),
+        Tensor(name="stream", dtype=np.bool_, shape=(1,), optional=True),
     ]
     return inputs, [Tensor(name="text_output", dtype=bytes, shape=(-1,))]
 

@@ -7,7 +7,8 @@ Protocols (``CASENOTES_TRITON_PROTOCOL``):
   ``generate``  ``POST /v2/models/<model>/generate`` (JSON) with aiohttp.
 
 Tensors: ``text_input`` BYTES [1,1], ``max_tokens`` INT32 [1,1], optional ``temperature`` FP32,
-``stop_words``/``bad_words`` BYTES [1,n], ``exclude_input_in_output`` BOOL; output ``text_output``.
+``stop_words``/``bad_words`` BYTES [1,n], ``exclude_input_in_output`` BOOL, ``stream`` BOOL (streaming
+only); output ``text_output``.
 The prompt is a completion text ending with the answer header and the accepted bullets, so the
 model continues the list (see ``prompt.py``); an echoed prompt is stripped.
 """
@@ -155,6 +156,8 @@ class TritonEngine(PrefixPromptEngine):
                 inputs.append(tensor(name, np.array([[w.encode() for w in words]], dtype=object), "BYTES"))
         if self.exclude_input_in_output:
             inputs.append(tensor("exclude_input_in_output", np.array([[True]], dtype=bool), "BOOL"))
+        if self.streaming:  # TensorRT-LLM streams only when asked, even from a decoupled model
+            inputs.append(tensor("stream", np.array([[True]], dtype=bool), "BOOL"))
         return inputs
 
     async def _stream(self, inputs: list[Any]) -> str:
