@@ -16,6 +16,7 @@ SLOW_S = 3.0
 def dev_triton(tmp_path_factory):
     """The dev server (``ensemble``, ``ensemble_stream``, ``ensemble_slow``, ``ensemble_malformed``)
     on free ports, shared by the session: starting it costs ~10 s."""
+    pytest.importorskip("pytriton", reason="the dev Triton server needs: pip install 'casenotes[triton-dev]'")
     os.environ.setdefault("PYTRITON_HOME", str(tmp_path_factory.mktemp("pytriton")))
     server = DevTritonProcess(str(tmp_path_factory.mktemp("triton") / "triton.log"), test_models=True, slow_s=SLOW_S)
     server.start()
