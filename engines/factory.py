@@ -15,7 +15,7 @@ CLASSIFIERS = ("onnx", "passthrough")
 def make_engine(settings: Settings) -> SummarizationEngine:
     if settings.engine == "extractive":
         from casenotes.engines.extractive import ExtractiveEngine
-        return ExtractiveEngine()
+        return ExtractiveEngine.from_settings(settings)
     if settings.engine == "triton":
         from casenotes.engines.llm.triton import TritonEngine
         return TritonEngine.from_settings(settings)

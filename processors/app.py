@@ -35,11 +35,15 @@ def _app_config(s: Settings) -> dict:
         processing_guarantee="at_least_once",
     )
     if s.embedded_broker:
-        # Embedded tansu only: its ListOffsets(LATEST) reports the last *batch's* base offset + 1,
-        # so Faust's changelog recovery sees a too-low highwater when a batch holds several
-        # records. One record per producer batch makes the two equal. Not needed on real Kafka.
+        # Embedded tansu only (see processors/embedded.py): one record per producer batch keeps
+        # its ListOffsets answers right for Faust's changelog recovery. Not needed on real Kafka.
         config["producer_max_batch_size"] = 1
     return config
 
+
+if settings.embedded_broker:
+    from casenotes.processors import embedded
+
+    embedded.apply()
 
 app = faust.App(settings.app_id, **_app_config(settings))
