@@ -177,6 +177,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--output", "-o")
     s.set_defaults(func=cmd_export_edits)
 
+    s = sub.add_parser("triton-dev", help="development Triton server (PyTriton, CPU) with the TensorRT-LLM "
+                       "ensemble interface; a stand-in for Mixtral (see infra/triton/README.md)", add_help=False)
+    s.add_argument("options", nargs="*", help="--http-port 8000 --grpc-port 8001 [--test-models]; see triton-dev --help")
+
     s = sub.add_parser("settings", help="print the configuration (CASENOTES_* variables)")
     s.add_argument("--markdown", action="store_true")
     s.set_defaults(func=cmd_settings)
@@ -184,6 +188,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["triton-dev"]:  # its own argument parser (options pass through unchanged)
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        from casenotes.engines.llm.devserver import main as devserver_main
+        return devserver_main(argv[1:])
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -57,6 +57,10 @@ class Settings:
     llm_max_tokens: int = field(default=256, metadata={"help": "Longest answer requested from the LLM."})
     llm_context_tokens: int = field(default=8192, metadata={"help": "Prompt token budget of the model."})
     llm_tokenizer: str = field(default="", metadata={"help": "Local tokenizer directory for exact token counts; empty: estimate."})
+    llm_retries: int = field(default=2, metadata={"help": "Retries per LLM call (exponential backoff, full jitter)."})
+    llm_breaker_threshold: int = field(default=5, metadata={"help": "Consecutive LLM failures that open the circuit breaker."})
+    llm_breaker_cooldown_s: float = field(default=10.0, metadata={"help": "Seconds before a half-open probe after the circuit opens."})
+    openai_continuation: bool = field(default=False, metadata={"help": "Send accepted bullets as an assistant message to continue (vLLM continue_final_message)."})
     llm_concurrency: int = field(default=8, metadata={"help": "LLM requests in flight at once."})
     notes_language: str = field(default="", metadata={"help": "Force the notes language (en, fr, es); empty: the conversation's."})
     # --- Edit log ------------------------------------------------------------------------

@@ -34,6 +34,21 @@ def stack_settings(broker, tmp_path):
     return settings
 
 
+@pytest.fixture(scope="session")
+def dev_triton(tmp_path_factory):
+    """The development Triton server (``ensemble``, ``ensemble_stream``, and with test models
+    ``ensemble_slow`` sleeping 3 s and ``ensemble_malformed``) on free ports, shared by the
+    session: starting it costs ~10 s."""
+    pytest.importorskip("pytriton", reason="the dev Triton server needs: pip install 'casenotes[triton-dev]'")
+    from casenotes.engines.llm.devserver import DevTritonProcess
+
+    os.environ.setdefault("PYTRITON_HOME", str(tmp_path_factory.mktemp("pytriton")))
+    server = DevTritonProcess(str(tmp_path_factory.mktemp("triton") / "triton.log"), test_models=True, slow_s=3.0)
+    server.start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
 def shared_data():
     if not SHARED_DATA.is_dir():

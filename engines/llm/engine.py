@@ -42,7 +42,9 @@ class LLMOptions:
     def from_settings(cls, settings: Any, **overrides: Any) -> "LLMOptions":
         values = dict(timeout_s=settings.llm_timeout_s, max_tokens=settings.llm_max_tokens,
                       context_tokens=settings.llm_context_tokens, tokenizer=settings.llm_tokenizer,
-                      concurrency=settings.llm_concurrency, notes_language=settings.notes_language)
+                      concurrency=settings.llm_concurrency, notes_language=settings.notes_language,
+                      retries=settings.llm_retries, breaker_threshold=settings.llm_breaker_threshold,
+                      breaker_cooldown_s=settings.llm_breaker_cooldown_s)
         values.update(overrides)
         return cls(**values)
 

@@ -5,7 +5,7 @@ import pytest
 
 from casenotes.engines.base import EngineError
 from casenotes.engines.llm.budget import EstimatingCounter, HFTokenCounter, PromptBudget, make_counter
-from conftest import bullet, msg, view
+from llm_cases import bullet, msg, view
 
 
 def long_case(n: int = 60, covered: int = 58):

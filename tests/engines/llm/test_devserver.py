@@ -1,7 +1,7 @@
 """The dev server's prompt parsing (the Triton side is exercised in test_triton.py)."""
 from casenotes.engines.llm.devserver import DevNoteWriter, limit_answer, parse_prompt
 from casenotes.engines.llm.prompt import build_prompt
-from conftest import FOLLOW_UP, OPENING, bullet, msg, view
+from llm_cases import FOLLOW_UP, OPENING, bullet, msg, view
 
 
 def test_parse_prompt_round_trips_the_case():

@@ -12,7 +12,7 @@ from casenotes.engines.llm.engine import LLMOptions
 from casenotes.engines.llm.openai import OpenAIEngine
 from casenotes.engines.llm.resilience import PermanentError
 from casenotes.settings import Settings
-from conftest import FOLLOW_UP, OPENING, bullet, view
+from llm_cases import FOLLOW_UP, OPENING, bullet, view
 
 MODEL = "mixtral-8x7b-instruct"
 

@@ -10,7 +10,7 @@ from casenotes.engines.llm.engine import LLMOptions
 from casenotes.engines.llm.prompt import ANSWER_HEADER
 from casenotes.engines.llm.triton import TritonEngine
 from casenotes.settings import Settings
-from conftest import FOLLOW_UP, OPENING, SLOW_S, bullet, view
+from llm_cases import FOLLOW_UP, OPENING, SLOW_S, bullet, view
 
 pytestmark = pytest.mark.integration
 
