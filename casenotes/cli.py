@@ -70,12 +70,25 @@ def cmd_take_notes(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     case = load_case(args.case)
 
+    trace = open(args.trace, "w", encoding="utf-8") if args.trace else None
+
     async def run() -> None:
         notetaker = NoteTaker(make_engine(settings), make_classifier(settings))
         await notetaker.start()
+        engine = notetaker.engine
+        print(f"# engine {engine.name} ({engine.model_version}), classifier {notetaker.classifier.name}"
+              f" ({notetaker.classifier.model_version})", file=sys.stderr)
         try:
             async for step in take_notes_progressively(case, notetaker):
                 new = [c.bullet for c in step.added]
+                if trace and not step.result.skipped:
+                    # LLM engines keep the last prompt: the audit trail of what each call was given.
+                    prompt = getattr(engine, "last_prompt", None)
+                    trace.write(json.dumps({
+                        "message_id": step.message.message_id, "prefix": step.result.context.get("prefix", []),
+                        "prompt": prompt.completion_text() if prompt is not None else None,
+                        "answer_prefix": prompt.answer_prefix if prompt is not None else None,
+                    }, ensure_ascii=False) + "\n")
                 if args.format == "jsonl":
                     print(json.dumps({"message_id": step.message.message_id, "bullets": [
                         {"bullet_id": b.bullet_id, "text": b.text, "label": b.label, "keep_prob": b.keep_prob}
@@ -87,6 +100,8 @@ def cmd_take_notes(args: argparse.Namespace) -> int:
                         print(f"    + {b.text}" + (f"  ({b.label})" if b.label else ""))
         finally:
             await notetaker.close()
+            if trace:
+                trace.close()
 
     asyncio.run(run())
     return 0
@@ -165,6 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--model", help="model name (Triton model or OpenAI model)")
     s.add_argument("--classifier", choices=["onnx", "passthrough"])
     s.add_argument("--format", choices=["text", "jsonl"], default="text")
+    s.add_argument("--trace", metavar="FILE", help="write each engine call's prompt and bullet prefix as JSON lines")
     s.set_defaults(func=cmd_take_notes)
 
     s = sub.add_parser("classify", help='label bullets: JSON lines {"text": ...} in, verdicts out')

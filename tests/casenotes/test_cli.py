@@ -1,0 +1,64 @@
+"""The command line, run as a user would (subprocesses), against real servers where needed."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from casenotes.casefile import sample_case_paths
+
+
+def casenotes(*args, env=None, timeout=180):
+    return subprocess.run([sys.executable, "-m", "casenotes", *args], capture_output=True, text=True,
+                          timeout=timeout, env=env)
+
+
+def test_take_notes_extractive_jsonl_reports_each_message():
+    case = sample_case_paths()[0]
+    out = casenotes("take-notes", str(case), "--engine", "extractive", "--classifier", "passthrough", "--format", "jsonl")
+    assert out.returncode == 0, out.stderr
+    lines = [json.loads(line) for line in out.stdout.splitlines()]
+    events = json.loads(case.read_text())["events"]
+    assert [line["message_id"] for line in lines] == [e["message_id"] for e in events]
+    ids = [b["bullet_id"] for line in lines for b in line["bullets"]]
+    assert ids and len(ids) == len(set(ids))
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("protocol,port_attr", [("grpc", "grpc_url"), ("http", "http_url")])
+def test_take_notes_against_a_triton_server_it_did_not_start(dev_triton, protocol, port_attr, tmp_path):
+    """The done-when of the LLM issue: notes from an external Triton server hosting `ensemble`,
+    over HTTP and gRPC; every call after the first carries the accepted bullets as the prefix."""
+    case = sample_case_paths()[1]
+    trace = tmp_path / "trace.jsonl"
+    url = getattr(dev_triton, port_attr).split("://")[-1]
+    out = casenotes("take-notes", str(case), "--engine", "triton", "--triton-url", url, "--protocol", protocol,
+                    "--model", "ensemble", "--classifier", "passthrough", "--format", "jsonl", "--trace", str(trace))
+    assert out.returncode == 0, out.stderr
+    assert "engine triton (ensemble:" in out.stderr
+    steps = [json.loads(line) for line in out.stdout.splitlines()]
+    assert sum(len(s["bullets"]) for s in steps) >= 3
+    calls = {c["message_id"]: c for c in map(json.loads, trace.read_text().splitlines())}
+    assert len(calls) >= 3
+    accepted: list[str] = []
+    for step in steps:
+        call = calls.get(step["message_id"])
+        if call is not None:
+            # Exactly the bullets accepted so far, in order, form the end of the prompt.
+            assert call["prefix"] == accepted
+            assert call["answer_prefix"] == "".join(f"- {b}\n" for b in accepted)
+            assert call["prompt"].endswith(call["answer_prefix"])
+        accepted += [b["text"] for b in step["bullets"]]
+    assert any(c["prefix"] for c in calls.values()), "calls after the first carry the accepted bullets"
+
+
+def test_settings_markdown_lists_every_variable():
+    out = casenotes("settings", "--markdown")
+    assert out.returncode == 0 and "| `CASENOTES_BROKER` |" in out.stdout and "CASENOTES_ENGINE" in out.stdout
+
+
+def test_export_edits_requires_a_filter():
+    out = casenotes("export-edits")
+    assert out.returncode == 2 and "--day" in out.stderr

@@ -1,0 +1,66 @@
+"""The worker with CASENOTES_ENGINE=triton, end to end: broker -> worker -> real Triton server
+(the dev server, TensorRT-LLM ensemble interface) -> notes topic. Also: the engine goes down
+mid-case, notes are delayed and catch up when it is back, none lost."""
+from __future__ import annotations
+
+import pytest
+
+from casenotes.casefile import load_samples
+from casenotes.replay import Publisher, replay
+from casenotes.testing import TopicReader, WorkerProcess
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
+
+
+def test_worker_takes_notes_through_triton(stack_settings, dev_triton, tmp_path):
+    settings = stack_settings.replace(engine="triton", triton_url=dev_triton.grpc_url.split("://")[-1],
+                                      triton_protocol="grpc", triton_model="ensemble")
+    worker = WorkerProcess(settings, tmp_path / "worker.log").start()
+    notes = TopicReader(settings, "notes", "case_note")
+    try:
+        cases = load_samples()[:2]
+        replay(settings, cases, speed=0)
+        for c in cases:
+            info = worker.wait_covered(c.case_id, len(c.events), timeout=120)
+            assert info["bullets"] >= 3
+        recs = notes.wait_until(lambda rs: len(rs) >= 6)
+        assert {r["engine"] for r in recs} == {"triton"}
+        assert all(r["model_version"].startswith("ensemble:") for r in recs)
+    finally:
+        notes.close()
+        worker.stop()
+
+
+def test_engine_outage_delays_notes_and_never_drops_them(stack_settings, tmp_path):
+    pytest.importorskip("pytriton")
+    from casenotes.engines.llm.devserver import DevTritonProcess
+
+    server = DevTritonProcess(str(tmp_path / "triton.log")).start()
+    settings = stack_settings.replace(engine="triton", triton_url=server.grpc_url.split("://")[-1],
+                                      triton_protocol="grpc", llm_timeout_s=2.0, llm_retries=1,
+                                      llm_breaker_cooldown_s=1.0, retry_max_s=1.0)
+    worker = WorkerProcess(settings, tmp_path / "worker.log").start()
+    case = load_samples()[0]
+    half = len(case.events) // 2
+    pub = Publisher(settings)
+    try:
+        pub.metadata(case)
+        for m in case.events[:half]:
+            pub.message(case.case_id, m)
+        pub.flush()
+        worker.wait_covered(case.case_id, half, timeout=60)
+        server.stop()  # the engine goes away mid-case
+        for m in case.events[half:]:
+            pub.message(case.case_id, m)
+        pub.flush()
+        import time
+        time.sleep(4)
+        info = worker.case(case.case_id)
+        assert info["covered"] == half and info["pending"], "no notes while the engine is down, case kept pending"
+        server.start()  # back: the pending case catches up
+        info = worker.wait_covered(case.case_id, len(case.events), timeout=90)
+        assert info["covered"] == len(case.events)
+        assert "note-taking failed" in worker.log_tail(400)
+    finally:
+        worker.stop()
+        server.stop()
