@@ -93,6 +93,11 @@ def get_json(url: str, timeout: float = 5.0) -> Any:
         return json.loads(resp.read())
 
 
+def get_metrics(base_url: str) -> str:
+    with urllib.request.urlopen(f"{base_url}/metrics", timeout=5) as resp:
+        return resp.read().decode()
+
+
 def wait_for(probe: Callable[[], Any], timeout: float, what: str, context: Callable[[], str] | None = None) -> Any:
     deadline = time.monotonic() + timeout
     while True:

@@ -81,6 +81,7 @@ class Runtime:
                 self.started = True
 
     async def _start(self) -> None:
+        metrics.register_engine(self.notetaker.engine)
         await self.editlog.open()
         engine, classifier = self.notetaker.engine, self.notetaker.classifier
         log.info("engine=%s model=%s classifier=%s (%s) editlog=%s", engine.name, engine.model_version,

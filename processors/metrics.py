@@ -29,3 +29,36 @@ DEAD_LETTERS = Counter(
 EVENTS = Counter("casenotes_events_total", "Input events processed, by kind.", ["kind"], registry=REGISTRY)
 CASES_IN_FLIGHT = Gauge("casenotes_cases_in_flight", "Cases with a note-taking call in flight.", registry=REGISTRY)
 CASES_PENDING = Gauge("casenotes_cases_pending", "Cases with messages not yet covered by notes.", registry=REGISTRY)
+
+
+class EngineStatsCollector:
+    """Exposes an LLM engine's own counters (``engine.stats()``) at scrape time: calls, retries,
+    timeouts, circuit breaker state, prompts cut from the middle, rejected answer lines."""
+
+    def __init__(self, engine: object) -> None:
+        self.engine = engine
+
+    def collect(self):  # type: ignore[no-untyped-def]
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+        stats = self.engine.stats()  # type: ignore[attr-defined]
+        name = getattr(self.engine, "name", "llm")
+        counters = CounterMetricFamily("casenotes_llm_events", "LLM engine events by kind.", labels=["engine", "kind"])
+        for kind, value in stats.items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                counters.add_metric([name, kind], float(value))
+        yield counters
+        rejected = CounterMetricFamily("casenotes_llm_rejected_lines", "Answer lines rejected by the parser.",
+                                       labels=["engine", "reason"])
+        for reason, value in stats.get("rejected", {}).items():
+            rejected.add_metric([name, reason], float(value))
+        yield rejected
+        state = GaugeMetricFamily("casenotes_llm_circuit_open", "1 while the LLM circuit breaker is open.",
+                                  labels=["engine"])
+        state.add_metric([name], 1.0 if stats.get("circuit_state") == "open" else 0.0)
+        yield state
+
+
+def register_engine(engine: object) -> None:
+    if callable(getattr(engine, "stats", None)):
+        REGISTRY.register(EngineStatsCollector(engine))

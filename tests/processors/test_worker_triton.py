@@ -26,6 +26,10 @@ def test_worker_takes_notes_through_triton(stack_settings, dev_triton, tmp_path)
         recs = notes.wait_until(lambda rs: len(rs) >= 6)
         assert {r["engine"] for r in recs} == {"triton"}
         assert all(r["model_version"].startswith("ensemble:") for r in recs)
+        from casenotes.testing import get_metrics
+        text = get_metrics(worker.base_url)
+        assert 'casenotes_llm_events_total{engine="triton",kind="calls"}' in text
+        assert 'casenotes_llm_circuit_open{engine="triton"} 0.0' in text
     finally:
         notes.close()
         worker.stop()
