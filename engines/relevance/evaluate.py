@@ -153,6 +153,10 @@ def write_report(metrics: dict, out_dir: Path | str, title: str, extra: dict | N
               "compare them as orders of magnitude, not as a paired test.", "",
               "![confusion matrix](confusion_matrix.png)", ""]
     for k, v in (extra or {}).items():
+        if k == "int8_vs_fp32_validation" and v:
+            v = (f"macro F1 {v['fp32']['macro_f1']:.3f} (fp32) -> {v['final']['macro_f1']:.3f} (int8), accuracy "
+                 f"{v['fp32']['accuracy']:.3f} -> {v['final']['accuracy']:.3f}, {v['prediction_agreement']:.1%} "
+                 f"identical predictions on {v['items']} validation items")
         lines.append(f"- {k}: {v}")
     (out / "report.md").write_text("\n".join(lines) + "\n")
     return out / "report.md"

@@ -102,7 +102,7 @@ class MicroBatcher:
     """Gathers concurrent requests for up to ``max_wait_s`` (or ``max_batch`` texts) and runs
     them as one call of ``run`` in a worker thread; each caller gets its own rows, in order."""
 
-    def __init__(self, run: Callable[[list[str]], np.ndarray], max_batch: int = 32, max_wait_s: float = 0.002):
+    def __init__(self, run: Callable[[list[str]], np.ndarray], max_batch: int = 32, max_wait_s: float = 0.001):
         self._run = run
         self.max_batch = max_batch
         self.max_wait_s = max_wait_s
@@ -172,7 +172,7 @@ class OnnxRelevanceClassifier:
 
     def __init__(self, model_dir: Path | str, threshold: float = 0.5,
                  providers: Sequence[str] = ("CPUExecutionProvider",), threads: int = 2,
-                 max_batch: int = 32, max_wait_s: float = 0.002):
+                 max_batch: int = 32, max_wait_s: float = 0.001):
         if not 0.0 <= threshold <= 1.0:
             raise ValueError(f"classifier threshold {threshold} is not in [0, 1]")
         self.model = OnnxModel(model_dir, providers, threads)
