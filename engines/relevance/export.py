@@ -176,6 +176,15 @@ def write_model_card(out: Path, export: dict, card: dict) -> None:
     (out / "MODEL_CARD.md").write_text("\n".join(lines))
 
 
+def _data_summary(manifest: dict) -> str:
+    sp = manifest["splits"]
+    langs = sorted({lang for s in sp.values() for lang in s["by_lang"]})
+    per_lang = ", ".join(f"{lang} {sum(s['by_lang'].get(lang, 0) for s in sp.values())}" for lang in langs)
+    return (f"{manifest['raw_items']} raw items, {manifest['dropped_exact_duplicates']} exact and "
+            f"{manifest['dropped_normalised_duplicates']} normalised duplicates dropped; "
+            + ", ".join(f"{name} {s['items']}" for name, s in sp.items()) + f"; by language: {per_lang}")
+
+
 def build_default_model(out_dir: Path | str = BUNDLED_MODEL_DIR, epochs: int = 4, base: str = "e5",
                         max_pieces: int | None = None, work_dir: Path | str | None = None,
                         report_dir: Path | str | None = REPO_ROOT / "reports" / "relevance",
@@ -227,7 +236,8 @@ def build_default_model(out_dir: Path | str = BUNDLED_MODEL_DIR, epochs: int = 4
                    "best_val_macro_f1": result.best_val_macro_f1, "export": exp, "data": manifest["splits"]}
         if report_dir:
             evaluate.write_report(metrics, report_dir, f"{card['version']} on test.jsonl",
-                                  extra={"build_seconds": summary["build_seconds"],
+                                  extra={"data": _data_summary(manifest),
+                                         "build_seconds": summary["build_seconds"],
                                          "int8_vs_fp32_validation": exp.get("validation"),
                                          "model_size_mb": exp["size_mb_final"]})
         say(f"built {out} in {summary['build_seconds']} s: test macro F1 {metrics['macro_f1']:.3f}, "
