@@ -90,3 +90,12 @@ def test_tiny_train_export_int8(tmp_path, make_model):
     m = OnnxModel(out)  # the int8 model runs through the serving code, variable batch and length
     p = m.probs(["thanks bye", "charged twice refund wants problem broken twice", "asked"])
     assert p.shape == (3, 6) and np.allclose(p.sum(1), 1.0, atol=1e-5)
+
+
+def test_length_bucketed_batches_cover_every_item_once():
+    from casenotes.engines.relevance.train import length_bucketed_batches
+    texts = ["x" * n for n in np.random.default_rng(0).integers(1, 80, size=203)]
+    a = length_bucketed_batches(texts, 16, torch.Generator().manual_seed(1))
+    b = length_bucketed_batches(texts, 16, torch.Generator().manual_seed(1))
+    assert a == b and sorted(i for bt in a for i in bt) == list(range(203))
+    assert all(len(bt) <= 16 for bt in a) and len(a) == 13
