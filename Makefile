@@ -41,7 +41,8 @@ bench: install-dev       ## classifier latency/throughput, note-taking throughpu
 	$(BIN)/python bench/notetaker_bench.py
 
 model: install-dev       ## rebuild the bundled relevance classifier from data/relevance (progress shown)
-	$(BIN)/python -m casenotes.engines.relevance.build
+	$(BIN)/python -m casenotes.engines.relevance.split
+	$(BIN)/python -m casenotes.engines.relevance.export
 
 clean:
 	rm -rf .casenotes .pytest_cache
