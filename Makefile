@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/pip --disable-pip-version-check -q
 
-.PHONY: demo demo-once test test-fast bench model install install-dev clean
+.PHONY: demo demo-once test test-fast bench model eval install install-dev clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,11 @@ bench: install-dev       ## classifier latency/throughput, note-taking throughpu
 model: install-dev       ## rebuild the bundled relevance classifier from data/relevance (progress shown)
 	$(BIN)/python -m casenotes.engines.relevance.split
 	$(BIN)/python -m casenotes.engines.relevance.export
+
+eval: install-dev        ## classifier report on the test split, and on the external blind set when ../shared is there
+	$(BIN)/python -m casenotes.engines.relevance.evaluate --out .casenotes/eval/test   # the committed report is written by make model
+	@if [ -f ../shared/data/twitter-care/dev.json ]; then $(BIN)/python -m casenotes.engines.relevance.external; \
+	else echo "../shared/data absent: external evaluation skipped"; fi
 
 clean:
 	rm -rf .casenotes .pytest_cache

@@ -46,6 +46,8 @@ class Settings:
     classifier_threshold: float = field(default=0.5, metadata={"help": "Keep a bullet when P(not other) >= this."})
     classifier_providers: str = field(default="CUDAExecutionProvider,CPUExecutionProvider", metadata={"help": "onnxruntime providers, in order of preference."})
     classifier_threads: int = field(default=2, metadata={"help": "onnxruntime intra-op threads on CPU."})
+    classifier_max_batch: int = field(default=32, metadata={"help": "Most bullets scored in one classifier run (bullets of concurrent cases are batched)."})
+    classifier_batch_wait_ms: float = field(default=1.0, metadata={"help": "How long the classifier waits to gather bullets of other cases into a batch."})
     triton_url: str = field(default="127.0.0.1:8001", metadata={"help": "Triton endpoint host:port (gRPC 8001, HTTP 8000)."})
     triton_protocol: str = field(default="grpc", metadata={"help": "grpc | http | generate (HTTP generate endpoint)."})
     triton_model: str = field(default="ensemble", metadata={"help": "Triton model name (TensorRT-LLM ensemble)."})

@@ -166,7 +166,7 @@ def write_model_card(out: Path, export: dict, card: dict) -> None:
               "Filtering and tagging short note bullets (3-35 words) written by a note-taking engine or an agent "
               "during customer-support conversations, in English, French and Spanish.", "",
               "## Limitations", "",
-              "- Trained on a small hand-written and partly templated data set (see the guideline in "
+              "- Trained on a small data set hand-written by AI assistants, single-annotated (see the guideline in "
               "`data/relevance/GUIDELINE.md`); real traffic will differ in style and domain.",
               "- The vocabulary is trimmed to Latin-script pieces needed for EN/FR/ES; other scripts map to `<unk>` "
               "and other languages are unsupported.",

@@ -185,7 +185,8 @@ class OnnxRelevanceClassifier:
     def from_settings(cls, settings: Settings) -> "OnnxRelevanceClassifier":
         providers = [p.strip() for p in settings.classifier_providers.split(",") if p.strip()]
         return cls(resolve_model_dir(settings), settings.classifier_threshold, providers,
-                   settings.classifier_threads)
+                   settings.classifier_threads, max_batch=settings.classifier_max_batch,
+                   max_wait_s=settings.classifier_batch_wait_ms / 1000.0)
 
     @property
     def provider(self) -> str:

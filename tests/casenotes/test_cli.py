@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -62,3 +63,10 @@ def test_settings_markdown_lists_every_variable():
 def test_export_edits_requires_a_filter():
     out = casenotes("export-edits")
     assert out.returncode == 2 and "--day" in out.stderr
+
+
+def test_readme_configuration_table_is_current():
+    """The README's table is `casenotes settings --markdown`; regenerate it when a setting changes."""
+    out = casenotes("settings", "--markdown")
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    assert out.stdout.strip() in readme, "README configuration table is stale: paste `casenotes settings --markdown`"
