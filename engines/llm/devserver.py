@@ -291,7 +291,21 @@ class DevTritonProcess:
     def grpc_url(self) -> str:
         return f"127.0.0.1:{self.grpc_port}"
 
-    def start(self, timeout: float = 120.0) -> "DevTritonProcess":
+    def start(self, timeout: float = 120.0, attempts: int = 2) -> "DevTritonProcess":
+        """Start and wait for READY. PyTriton's model-proxy handshake occasionally fails right
+        after a previous server on the same ports went away (seen on 2-core machines); one
+        retry covers it, a second failure raises with the log tail."""
+        for attempt in range(1, attempts + 1):
+            try:
+                return self._start_once(timeout)
+            except RuntimeError:
+                if attempt == attempts:
+                    raise
+                log.warning("dev Triton failed to start (attempt %d), retrying", attempt)
+                time.sleep(1.0)
+        raise AssertionError("unreachable")
+
+    def _start_once(self, timeout: float) -> "DevTritonProcess":
         import subprocess
 
         args = [sys.executable, "-m", "casenotes.engines.llm.devserver", "--http-port", str(self.http_port),
