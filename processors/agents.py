@@ -84,8 +84,9 @@ class Runtime:
         metrics.register_engine(self.notetaker.engine)
         await self.editlog.open()
         engine, classifier = self.notetaker.engine, self.notetaker.classifier
-        log.info("engine=%s model=%s classifier=%s (%s) editlog=%s", engine.name, engine.model_version,
-                 classifier.name, classifier.model_version, settings.editlog)
+        log.info("engine=%s model=%s classifier=%s (%s, provider %s) editlog=%s", engine.name,
+                 engine.model_version, classifier.name, classifier.model_version,
+                 getattr(classifier, "provider", "n/a"), settings.editlog)
         try:
             await self.notetaker.start()
         except Exception as exc:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from typing import TextIO
 
 from casenotes.settings import Settings
@@ -33,6 +34,9 @@ async def _classify_lines(settings: Settings, lines: list[str], out: TextIO) -> 
 
     clf = make_classifier(settings)
     await clf.start()
+    # stderr, so stdout stays pure JSON lines: which model and which onnxruntime provider ran.
+    print(f"classifier {clf.name} ({clf.model_version}, provider {getattr(clf, 'provider', 'n/a')})",
+          file=sys.stderr)
     try:
         for i in range(0, len(lines), BATCH):
             parsed = [_parse(ln) for ln in lines[i:i + BATCH]]
