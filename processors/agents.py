@@ -87,6 +87,7 @@ class Runtime:
         log.info("engine=%s model=%s classifier=%s (%s, provider %s) editlog=%s", engine.name,
                  engine.model_version, classifier.name, classifier.model_version,
                  getattr(classifier, "provider", "n/a"), settings.editlog)
+        metrics.record_models(engine, classifier)
         try:
             await self.notetaker.start()
         except Exception as exc:

@@ -1,7 +1,7 @@
 """Prometheus metrics of the worker, served at ``/metrics`` on the worker's web port."""
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -29,6 +29,8 @@ DEAD_LETTERS = Counter(
 EVENTS = Counter("casenotes_events_total", "Input events processed, by kind.", ["kind"], registry=REGISTRY)
 CASES_IN_FLIGHT = Gauge("casenotes_cases_in_flight", "Cases with a note-taking call in flight.", registry=REGISTRY)
 CASES_PENDING = Gauge("casenotes_cases_pending", "Cases with messages not yet covered by notes.", registry=REGISTRY)
+MODELS = Info("casenotes_models", "Engine, classifier and the onnxruntime provider actually in use.",
+              registry=REGISTRY)
 
 
 class EngineStatsCollector:
@@ -62,3 +64,11 @@ class EngineStatsCollector:
 def register_engine(engine: object) -> None:
     if callable(getattr(engine, "stats", None)):
         REGISTRY.register(EngineStatsCollector(engine))
+
+
+def record_models(engine: object, classifier: object) -> None:
+    """One info series naming what serves this worker (a CPU fallback shows up on dashboards)."""
+    MODELS.info({"engine": str(getattr(engine, "name", "?")), "engine_model": str(getattr(engine, "model_version", "?")),
+                 "classifier": str(getattr(classifier, "name", "?")),
+                 "classifier_model": str(getattr(classifier, "model_version", "?")),
+                 "classifier_provider": str(getattr(classifier, "provider", "n/a"))})

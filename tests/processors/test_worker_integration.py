@@ -67,6 +67,7 @@ def test_interleaved_cases_get_notes_in_order_per_case(stack_settings, worker, r
                  if line.startswith("casenotes_message_to_note_seconds_count"))
     assert count == sum(len(c.events) for c in cases)
     assert 'casenotes_bullets_total{label="unclassified",outcome="kept"}' in metrics_text
+    assert 'classifier="passthrough"' in metrics_text and "casenotes_models_info{" in metrics_text
 
 
 def test_agent_edit_reaches_the_next_engine_call_and_is_logged(stack_settings, worker, reader):
