@@ -67,7 +67,9 @@ def run_demo(once: bool = False, speed: float = 10.0, max_gap: float = 1.5, web_
         worker.start()
         print(f"  worker  ready in {time.monotonic() - t0:.1f}s, notes at {worker.base_url}/  (log: {worker.log_path})")
         notes = TopicReader(settings, "notes", "case_note")
-        replayer = threading.Thread(target=replay, args=(settings, cases, speed, max_gap), daemon=True)
+        stop_replay = threading.Event()
+        replayer = threading.Thread(target=replay, args=(settings, cases, speed, max_gap),
+                                    kwargs={"stop": stop_replay}, daemon=True)
         replayer.start()
         try:
             done: dict[str, dict[str, Any]] = {}
@@ -90,8 +92,11 @@ def run_demo(once: bool = False, speed: float = 10.0, max_gap: float = 1.5, web_
             notes.poll(1.0)
             return _summary(cases, done, checks, time.monotonic() - t0) if once else _serve(worker)
         except KeyboardInterrupt:
+            print("\nstopping: replay, worker, broker", file=sys.stderr)
             return 130
         finally:
+            stop_replay.set()  # producers go before the broker, or librdkafka logs connection errors
+            replayer.join(5)
             notes.close()
             worker.stop()
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import heapq
 import logging
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -104,21 +105,32 @@ def schedule(cases: Iterable[CaseFile], speed: float = 10.0, max_gap: float = 2.
 
 
 def replay(settings: Settings, cases: list[CaseFile], speed: float = 10.0, max_gap: float = 2.0,
-           on_publish: Callable[[Scheduled], None] | None = None) -> int:
-    """Publish metadata, then every event on the schedule. Returns the number of messages."""
+           on_publish: Callable[[Scheduled], None] | None = None, stop: threading.Event | None = None) -> int:
+    """Publish metadata, then every event on the schedule. Returns the number of messages sent.
+    Setting ``stop`` ends the replay early (the demo does on Ctrl-C, before the broker goes)."""
+    stop = stop or threading.Event()
     pub = Publisher(settings)
     for case in cases:
         pub.metadata(case)
     start = time.monotonic()
     plan = schedule(cases, speed, max_gap)
+    sent = 0
     for item in plan:
         delay = item.at - (time.monotonic() - start)
         if delay > 0:
             pub.producer.poll(0)
-            time.sleep(delay)
+            if stop.wait(delay):
+                break
+        if stop.is_set():
+            break
         pub.message(item.case_id, item.message)
+        sent += 1
         if on_publish:
             on_publish(item)
+    if stop.is_set():
+        pub.producer.flush(1.0)  # best effort: the broker may be going away
+        log.info("replay stopped after %d of %d messages", sent, len(plan))
+        return sent
     pub.flush()
     log.info("replayed %d messages of %d cases", len(plan), len(cases))
-    return len(plan)
+    return sent
