@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/pip --disable-pip-version-check -q
 
-.PHONY: demo demo-once test test-fast bench model eval install install-dev clean
+.PHONY: demo demo-once stack stack-triton test test-fast bench model eval install install-dev clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,12 @@ demo: install            ## broker + worker + sample replay; notes live in the t
 
 demo-once: install       ## the same, exits 0 once every sample case is processed, with a summary
 	$(BIN)/casenotes demo --once
+
+stack: install-dev       ## the Procfile (broker, worker, replay) under honcho, as separate processes
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start
+
+stack-triton: install-dev ## the same with the development Triton server and CASENOTES_ENGINE=triton
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho -f Procfile.triton start
 
 test: install-dev        ## everything CI runs
 	$(BIN)/python -m pytest -q -ra

@@ -21,7 +21,7 @@ def _settings_env(**overrides: str) -> None:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     from casenotes.processors.worker import run_worker
-    run_worker(args.loglevel)
+    run_worker(args.loglevel, reset_state=args.reset_state)
     return 0
 
 
@@ -149,6 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("worker", help="run the Faust stream worker")
     s.add_argument("--loglevel", default="info")
+    s.add_argument("--reset-state", action="store_true",
+                   help="start from empty local tables (dev, with the in-memory embedded broker only)")
     s.set_defaults(func=cmd_worker)
 
     s = sub.add_parser("broker", help="run the embedded Kafka-compatible broker (tansu, memory storage; dev only)")

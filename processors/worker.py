@@ -12,7 +12,22 @@ def load() -> None:
     from casenotes.processors import agents, web  # noqa: F401
 
 
-def run_worker(loglevel: str = "info") -> None:
+def reset_local_state() -> None:
+    """Delete the worker's local RocksDB tables. For the in-memory embedded broker only: its
+    topics start empty on every run, so table state kept from an earlier run would describe
+    cases the new broker has never seen. (On real Kafka the changelogs are the truth and
+    local state is just a cache that Faust reconciles; never needed there.)"""
+    import shutil
+
+    shutil.rmtree(settings.data_path / "faust", ignore_errors=True)
+
+
+def run_worker(loglevel: str = "info", reset_state: bool = False) -> None:
+    if reset_state:
+        if not settings.embedded_broker:
+            raise SystemExit("--reset-state is for the embedded development broker only "
+                             "(CASENOTES_EMBEDDED_BROKER=true)")
+        reset_local_state()
     settings.data_path.mkdir(parents=True, exist_ok=True)
     ensure_topics(settings)
     load()

@@ -302,6 +302,7 @@ class DevTritonProcess:
                 if attempt == attempts:
                     raise
                 log.warning("dev Triton failed to start (attempt %d), retrying", attempt)
+                self.stop()  # reap what the failed attempt left in its process group
                 time.sleep(1.0)
         raise AssertionError("unreachable")
 
@@ -332,14 +333,21 @@ class DevTritonProcess:
         """SIGTERM to the server (it unloads the models and stops tritonserver), SIGKILL if stuck."""
         import subprocess
 
-        if self.proc is None or self.proc.poll() is not None:
+        if self.proc is None:
             return
-        self.proc.terminate()
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                pass
+        # PyTriton's Python-backend stubs outlive the server (re-parented to init, ~50 MB each);
+        # they are still in the server's process group, which start() made its own.
         try:
-            self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
             os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
+        except ProcessLookupError:
+            pass
+        self.proc.wait()
 
     def log_tail(self, n: int = 40) -> str:
         try:

@@ -2,6 +2,7 @@
 parsed bullets. Subclasses implement only the transport (``_generate``, ``_check_ready``)."""
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
@@ -67,10 +68,31 @@ class PrefixPromptEngine:
         self.last_prompt: Prompt | None = None
         self.last_answer: str | None = None
         self.last_result: ParseResult | None = None
+        self._start_lock = asyncio.Lock()
 
     # --- transport, per subclass -------------------------------------------------------------
+    async def start(self) -> None:
+        """Connect and check readiness; raises EngineError (EngineUnavailable when transient)."""
+        raise NotImplementedError
+
+    @property
+    def connected(self) -> bool:
+        """A client exists: start() succeeded and close() has not been called since."""
+        raise NotImplementedError
+
     async def _generate(self, prompt: Prompt) -> str:
         raise NotImplementedError
+
+    async def ensure_started(self) -> None:
+        """Connect on first use if start() has not succeeded yet. The worker starts the engine at
+        start-up, but the server may come up later than the worker: until it is ready each call
+        fails here, the case stays pending and the scheduler retries it with backoff."""
+        if self.connected:
+            return
+        async with self._start_lock:
+            if not self.connected:
+                log.info("%s: not connected yet, checking readiness of %s", self.name, self.endpoint)
+                await self.start()
 
     def _sent_text(self, prompt: Prompt) -> str:
         """The text an echoing server would repeat before its completion."""
@@ -80,6 +102,7 @@ class PrefixPromptEngine:
     async def propose(self, view: CaseView) -> list[str]:
         if not view.new_messages:
             return []
+        await self.ensure_started()
         prompt = self.budget.build(view, notes_language(view, self.options.notes_language))
         self.last_prompt = prompt
         answer = await self.resilience.call(lambda: self._generate(prompt), f"notes for case {view.case_id}")

@@ -53,6 +53,10 @@ class OpenAIEngine(PrefixPromptEngine):
     def _headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
 
+    @property
+    def connected(self) -> bool:
+        return self._session is not None
+
     async def start(self) -> None:
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.options.timeout_s),
                                               headers=self._headers())

@@ -71,6 +71,10 @@ class TritonEngine(PrefixPromptEngine):
         return f"{'https' if self.ssl else 'http'}://{self.endpoint}"
 
     # --- lifecycle -------------------------------------------------------------------------------
+    @property
+    def connected(self) -> bool:
+        return self._client is not None or self._session is not None
+
     async def start(self) -> None:
         if self.protocol == "grpc":
             import tritonclient.grpc.aio as grpcclient
