@@ -68,6 +68,8 @@ def _compile(lex: Lexicon) -> dict:
         "instruction": re.compile(rf"^(?:{alt(lex.instruction_cues)})", flags),
         "finding": re.compile(rf"^(?:{alt(lex.finding_cues)})", flags),
         "transfer": re.compile(lex.transfer, flags),
+        "item_request": re.compile(alt(lex.item_requests), flags) if lex.item_requests else None,
+        "farewell": re.compile(alt(lex.farewells), flags) if lex.farewells else None,
         "items": [(label, re.compile(rf"\b(?:{p})\b", flags)) for label, p in lex.items],
     }
 
@@ -81,9 +83,15 @@ def is_unterminated(text: str, channel: str) -> bool:
     return bool(_DANGLING.search(t)) and not t.endswith("...") or t.endswith(("...", "…")) and channel != "email"
 
 
+_SALUTATION = re.compile(r"^(dear|hi|hello|hey|bonjour|madame|monsieur|hola|estimad[oa])\b[^.!?]{0,40},$", re.I)
+
+
 def split_sentences(text: str) -> list[str]:
     """Sentences of a turn; email subject lines and sign-offs (with everything after) removed."""
     lines = [ln.strip() for ln in text.replace("\r", "").split("\n")]
+    lines = [ln for ln in lines if ln]
+    if len(lines) > 2 and _SALUTATION.match(lines[0]) and _NAME_ALONE.fullmatch(lines[-1]):
+        lines.pop()  # "Hi Janet, ... Victor": a name alone under a letter is its signature, not a fact
     kept: list[str] = []
     for ln in lines:
         if not ln:
@@ -133,8 +141,9 @@ def clean(sentence: str, lex: Lexicon) -> str:
 
     while clauses and droppable(clauses[0]):
         clauses.pop(0)
+    asked_in_dropped = False  # "I need to return an item, can you help me with that?": no longer a question
     while clauses and droppable(clauses[-1]):
-        clauses.pop()
+        asked_in_dropped = asked_in_dropped or bool(p["question"].match(clauses.pop().strip()))
     if not clauses:
         return ""
     s = _strip_markers(", ".join(c.strip() for c in clauses), p)
@@ -142,7 +151,7 @@ def clean(sentence: str, lex: Lexicon) -> str:
     s = re.sub(r",?\s+(thanks?( you)?( so much)?|merci( beaucoup)?|gracias)[.!]?$", ".", s, flags=re.I)
     s = re.sub(r",?\s+(so )?thank you( so much)?( for [^,.]*)?(?=[,.]|$)", "", s, flags=re.I)
     s = s.strip(" ,")
-    if sentence.rstrip().endswith("?") and not s.endswith("?"):
+    if sentence.rstrip().endswith("?") and not s.endswith("?") and not asked_in_dropped:
         s = s.rstrip(" .!") + "?"  # "Your date of birth, please?" is still a question once "please" goes
     if len(re.findall(r"\w", s)) < 2:
         return ""
@@ -174,8 +183,43 @@ def asked_items(sentence: str, lex: Lexicon) -> tuple[str, ...]:
     for label, rx in _patterns(lex)["items"]:
         m = rx.search(sentence)
         if m:
-            found.append((m.start(), label))
-    return tuple(label for _, label in sorted(found))
+            found.append((m.start(), m.end(), label))
+    found.sort(key=lambda f: (f[0], -f[1]))
+    # "user name" also holds "name": an item inside an earlier, longer one is the same item.
+    kept = [f for i, f in enumerate(found) if not any(o[0] <= f[0] and f[1] <= o[1] for o in found[:i])]
+    return tuple(label for _, _, label in kept)
+
+
+_CLAUSE_END = re.compile(r"[;.!?]|\s(?:so|because|if|when|to|for|in order|pour|afin|en|para|porque|si|cuando|que)\s", re.I)
+
+
+def item_request(sentence: str, lex: Lexicon) -> tuple[str, ...]:
+    """Items an agent asks for in a statement rather than a question ("I'd just need your phone
+    number", "you would give me the order ID and email"): only what follows the request cue."""
+    rx = _patterns(lex)["item_request"]
+    m = rx.search(sentence) if rx is not None else None
+    if not m:
+        return ()
+    # The items must be what is asked for, right after the cue ("need your order number"), not
+    # mentioned later ("you can send the certificate ... quoting the reference").
+    wanted = _CLAUSE_END.split(sentence[m.end():], 1)[0]
+    items = asked_items(wanted, lex)
+    first = min((rx.search(wanted).start() for label, rx in _patterns(lex)["items"] if label in items), default=0)
+    return items if len(wanted[:first].split()) <= 3 else ()
+
+
+def requested_items(sentence: str, lex: Lexicon) -> tuple[str, ...]:
+    """What an agent sentence asks the customer for, asked as a question or as a statement."""
+    return asked_items(sentence, lex) if is_question(sentence, lex) else item_request(sentence, lex)
+
+
+def is_farewell(sentence: str, lex: Lexicon) -> bool:
+    """A raw sentence holding a sign-off clause ("That's all, have a great day!")."""
+    rx = _patterns(lex)["farewell"]
+    if rx is None:
+        return False
+    clauses = re.split(r"[,;]\s*", sentence.strip().rstrip(" .!?…"))
+    return any(rx.fullmatch(_strip_markers(c.strip(" .!?¡¿"), _patterns(lex))) for c in clauses)
 
 
 def is_question(sentence: str, lex: Lexicon) -> bool:
@@ -198,6 +242,11 @@ def classify(sentence: str, role: str, lex: Lexicon, ctx: Context = Context()) -
             return VERIFIED
         if is_question(s, lex):
             return AUTH if p["auth"].search(s) else FOLLOW_UP
+        cue = p["item_request"].search(s) if p["item_request"] is not None else None
+        if cue and p["auth"].search(s[cue.end():]):
+            return AUTH  # "I'll need your date of birth": an identity check
+        if cue and item_request(s, lex):
+            return FOLLOW_UP  # "I'd just need your phone number": a question in all but form
         if p["done"].match(s):
             return DONE
         if p["commit"].match(s):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from casenotes.engines.extractive import acts
-from casenotes.engines.extractive.entities import Provided, join_provided, provided_identifier
+from casenotes.engines.extractive.entities import Provided, carries_identifier, join_provided, provided_identifier
 from casenotes.engines.extractive.lexicon import Lexicon, lexicon_for
 from casenotes.engines.extractive.overlap import content_tokens, is_redundant
 from casenotes.engines.extractive.rewrite import render
@@ -59,9 +59,16 @@ class ExtractiveEngine:
         lex = lexicon_for(self.language or view.language)
         # Messages held back by earlier calls (a fragment, identifiers in a row) come first;
         # a run still open at the end is held back for the next call to merge with what follows.
-        start = view.covered
-        while start > 0 and view.covered - start < MAX_HELD and self._holdable(history, start - 1, lex):
-            start -= 1
+        # Reach back past messages that say nothing ("thanks", "please", system actions): the
+        # worker covers those without calling the engine, and a run held before them would be lost.
+        start = j = view.covered
+        while j > 0 and view.covered - j < MAX_HELD:
+            if self._holdable(history, j - 1, lex):
+                start = j = j - 1
+            elif _transparent(history[j - 1], lex):
+                j -= 1
+            else:
+                break
         end = len(history)
         while end > view.covered and end - view.covered <= MAX_HELD and self._holdable(history, end - 1, lex):
             end -= 1
@@ -74,12 +81,15 @@ class ExtractiveEngine:
         notes = self._notes(turns, history, lex, names)
         earlier = [content_tokens(b.text, lex) for b in view.bullets if b.active]
         out: list[str] = []
-        for note in notes:
-            tokens = content_tokens(note, lex)
-            if is_redundant(tokens, earlier):
-                continue
-            earlier.append(tokens)
-            out.append(note)
+        for forms in notes:
+            # A short form, when there is one, stands in for a note that mostly repeats another:
+            # after "Agent asked for the booking reference", "Customer provided HX-48213".
+            for note in forms:
+                tokens = content_tokens(note, lex)
+                if not is_redundant(tokens, earlier):
+                    earlier.append(tokens)
+                    out.append(note)
+                    break
         return out
 
     def _holdable(self, history: tuple[Message, ...], i: int, lex: Lexicon) -> bool:
@@ -99,18 +109,26 @@ class ExtractiveEngine:
         sentences = [s for s in sentences if s]
         return bool(sentences) and all(provided_identifier(s, lex, ctx.asked_items) for s in sentences)
 
-    def _notes(self, turns: list[Turn], history: tuple[Message, ...], lex: Lexicon, names: frozenset[str]) -> list[str]:
-        notes: list[str] = []
+    def _notes(self, turns: list[Turn], history: tuple[Message, ...], lex: Lexicon,
+               names: frozenset[str]) -> list[tuple[str, ...]]:
+        """Each note as its preferred form, then any shorter forms of it."""
+        notes: list[tuple[str, ...]] = []
         provided: list[Provided] = []
 
         def flush() -> None:
             if provided:
-                notes.append(lex.templates["provided"].replace("{x}", join_provided(provided, lex)))
+                template = lex.templates["provided"]
+                forms = (join_provided(provided, lex), join_provided(provided, lex, compact=True))
+                notes.append(tuple(dict.fromkeys(template.replace("{x}", f) for f in forms)))
                 provided.clear()
 
         for turn in turns:
             ctx = _context(history, turn.first, lex)
+            signed_off = False
             for sentence in acts.split_sentences(turn.text):
+                if signed_off and not carries_identifier(sentence):
+                    continue  # "That's all, have a great day! Don't forget to ...": a pleasantry
+                signed_off = signed_off or turn.role == "customer" and acts.is_farewell(sentence, lex)
                 s = acts.clean(sentence, lex)
                 if not s:
                     continue
@@ -121,11 +139,11 @@ class ExtractiveEngine:
                             provided.append(item)
                         continue
                 act = acts.classify(s, turn.role, lex, ctx)
-                asked = acts.asked_items(s, lex) if act == acts.FOLLOW_UP else ()
+                asked = acts.requested_items(s, lex) if act == acts.FOLLOW_UP else ()
                 note = render(act, s, turn.role, lex, asked, names)
                 if note:
                     flush()
-                    notes.append(note)
+                    notes.append((note,))
         flush()
         return notes
 
@@ -144,17 +162,28 @@ def _turns(history: tuple[Message, ...], start: int, end: int) -> list[Turn]:
     return turns
 
 
+def _transparent(m: Message, lex: Lexicon) -> bool:
+    """A message with nothing to note: a system action, or only greetings, thanks and holds."""
+    return m.role == "system" or not any(acts.clean(s, lex) for s in acts.split_sentences(m.text))
+
+
 def _context(history: tuple[Message, ...], i: int, lex: Lexicon) -> acts.Context:
-    """What the agent last asked before message ``i`` (the customer may answer over several turns)."""
+    """What the agent last asked before message ``i`` (the customer may answer over several turns).
+    A request counts whether phrased as a question or not ("I'd just need your phone number"),
+    and an agent message that says nothing ("please") does not hide the request before it."""
     for j in range(i - 1, max(-1, i - 8), -1):
         m = history[j]
         if m.role != "agent":
             continue
-        questions = [acts.clean(s, lex) for s in acts.split_sentences(m.text)]
-        questions = [q for q in questions if q and acts.is_question(q, lex)]
-        if not questions:
+        sentences = [acts.clean(s, lex) for s in acts.split_sentences(m.text)]
+        sentences = [s for s in sentences if s]
+        if not sentences:
+            continue
+        requests = [s for s in sentences if acts.is_question(s, lex) or acts.item_request(s, lex)
+                    or acts.classify(s, "agent", lex) == acts.AUTH]
+        if not requests:
             return acts.Context()
-        q = questions[-1]
-        return acts.Context(asked_items=acts.asked_items(q, lex),
+        q = requests[-1]
+        return acts.Context(asked_items=acts.requested_items(q, lex),
                             asked_auth=acts.classify(q, "agent", lex) == acts.AUTH)
     return acts.Context()

@@ -8,15 +8,18 @@ from dataclasses import dataclass
 from casenotes.engines.extractive.lexicon import Lexicon
 
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-PHONE = re.compile(r"(?<![\w-])\+?\d[\d ()-]{7,}\d(?![\w-])")
+PHONE = re.compile(r"(?<![\w-])(?:\+|\()?\d[\d ()-]{7,}\d(?![\w-])")  # "+1 415 555 0199", "(977) 625-2661"
 # A code holds a digit and is 4+ characters: HX-48213, 3348917502, VIR-2024-88311, 48291736K.
 CODE = re.compile(r"(?<![\w.,])(?=[A-Za-z0-9-]*\d)[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*(?![\w@])")
 AMOUNT = re.compile(r"[$€£]\s?\d[\d,. ]*|\d[\d,. ]*\s?(?:€|\$|£|eur|usd|euros?|dollars?)\b", re.I)
 _LEAD_IN = re.compile(
     r"^(?:(?:sure|yes|yeah|ok|oui|sí|si|so|alors)[,\s]+)*(?:(?:it'?s|it is|that'?s|here it is:?|c'est|es)[,\s]+|"
-    r"(?:(?:my|the|our|mon|ma|la|le|mi|el)\s+)?(?P<label>[\w' -]{2,30}?)\s+(?:is|c'est|est|es)\s*:?\s+)?", re.I)
+    r"(?:(?:my|the|our|mon|ma|la|le|mi|el)\s+)?(?P<label>[\w' -]{2,30}?)(?:\s+(?:is|c'est|est|es)\s*:?|\s*:)\s+)?", re.I)
 _NAME = re.compile(r"(?-i:[A-ZÀ-Ý][a-zà-ÿ'-]+)(?:\s+(?-i:[A-ZÀ-Ý][a-zà-ÿ'-]+)){1,3}")
 _DATE_OR_TIME = re.compile(r"^\d{1,2}[:/.]\d{2}([:/.]\d{2,4})?$")
+# Labels of items that are reference numbers (order, account, booking, ticket...), in EN/FR/ES.
+_NOT_CODES = ("name", "le nom", "el nombre", "le montant")  # asked-for items a code cannot be
+_CODE_ITEM = re.compile(r"\b(number|reference|ref|id|numéro|référence|número|pedido|referencia)\b", re.I)
 
 
 @dataclass(frozen=True)
@@ -26,8 +29,11 @@ class Provided:
     label: str
     value: str
 
-    def render(self) -> str:
-        return f"{self.label} {self.value}".strip()
+    def render(self, compact: bool = False) -> str:
+        """``compact``: without the label when the value says what it is (an email, a code with
+        letters); a bare number keeps it, "7916676427" could be a phone or an order."""
+        evident = EMAIL.fullmatch(self.value) or re.search(r"[A-Za-z]", self.value) and re.search(r"\d", self.value)
+        return self.value if compact and evident else f"{self.label} {self.value}".strip()
 
 
 def codes(text: str) -> list[str]:
@@ -38,6 +44,11 @@ def codes(text: str) -> list[str]:
         if len(v) >= 4 and not _DATE_OR_TIME.match(v) and not v.isalpha():
             out.append(v)
     return out
+
+
+def carries_identifier(text: str) -> bool:
+    """An email, a code or an amount: a sentence holding one is never dropped as a pleasantry."""
+    return bool(EMAIL.search(text) or codes(text) or AMOUNT.search(text))
 
 
 def provided_identifier(sentence: str, lex: Lexicon, asked: tuple[str, ...]) -> Provided | None:
@@ -54,17 +65,38 @@ def provided_identifier(sentence: str, lex: Lexicon, asked: tuple[str, ...]) -> 
     if email:
         return Provided(_label(label) or _asked(asked, ("mail", "correo")) or lex.labels["email"], rest)
     if PHONE.fullmatch(rest) and sum(c.isdigit() for c in rest) >= 9:
-        return Provided(label or _asked(asked, ("phone",)) or lex.labels["phone"], rest)
+        if not label and rest.isdigit():
+            return Provided(_bare_number_label(asked, lex), rest)
+        return Provided(_label(label) or _asked(asked, ("phone", lex.labels["phone"])) or lex.labels["phone"], rest)
     # "order 3348917502": up to three label words then one code.
     cm = re.fullmatch(r"(?:(?P<words>[^\d\s@][\w' -]{0,30}?)\s+)?(?P<code>\S+)", rest)
     if cm and codes(cm.group("code")) == [cm.group("code")] and not AMOUNT.search(rest):
         words = (cm.group("words") or "").strip()
         if len(words.split()) <= 3 and not re.search(r"\b(i|je|yo|we)\b", words, re.I):
             named = _label(label or words)
-            return Provided(_asked(asked, (named,)) if named else (asked[0] if len(asked) == 1 else ""), cm.group("code"))
+            return Provided(_asked(asked, (named,)) if named else _code_label(asked, lex), cm.group("code"))
     if asked and any("name" in a or "nom" in a or "nombre" in a for a in asked) and _NAME.fullmatch(rest):
         return Provided(lex.labels["name"], rest)
     return None
+
+
+def _bare_number_label(asked: tuple[str, ...], lex: Lexicon) -> str:
+    """Label of an unformatted run of digits ("7916676427"): a phone number and an order number
+    look alike, so the agent's last request decides; a phone when nothing was asked."""
+    phone = [a for a in asked if "phone" in a or lex.labels["phone"] in a]
+    numbers = [a for a in asked if _CODE_ITEM.search(a) and a not in phone]
+    if numbers and not phone:
+        return numbers[0] if len(numbers) == 1 else ""
+    if numbers:
+        return ""  # both asked for: no guess
+    return phone[0] if phone else lex.labels["phone"]
+
+
+def _code_label(asked: tuple[str, ...], lex: Lexicon) -> str:
+    """Label of an unlabelled code: the one asked-for item a code can be (not a name or email)."""
+    keys = ("mail", "phone", lex.labels["email"], lex.labels["phone"])
+    fits = [a for a in asked if not any(k in a for k in keys) and a not in _NOT_CODES]
+    return fits[0] if len(fits) == 1 else ""
 
 
 def _label(label: str) -> str:
@@ -80,9 +112,9 @@ def _asked(asked: tuple[str, ...], keys: tuple[str, ...]) -> str:
     return keys[0] if len(keys) == 1 and keys[0] not in ("mail", "phone") else ""
 
 
-def join_provided(items: list[Provided], lex: Lexicon) -> str:
+def join_provided(items: list[Provided], lex: Lexicon, compact: bool = False) -> str:
     """ "name Crystal Minh, email x@y.com and order 3348917502" (labels repeated once only)."""
-    parts = [p.render() for p in items]
+    parts = [p.render(compact) for p in items]
     if len(parts) == 1:
         return parts[0]
     return ", ".join(parts[:-1]) + f" {lex.labels['and']} " + parts[-1]

@@ -32,6 +32,12 @@ class Lexicon:
     instruction_cues: tuple[str, ...]
     finding_cues: tuple[str, ...]
     transfer: str  # regex with one group: the destination team
+    # Agent statements that ask for something without a question ("I'd just need your phone
+    # number", "you would give me the order ID"); each ends where the requested item starts.
+    item_requests: tuple[str, ...] = ()
+    # Sign-offs ("that's all, have a great day"): what follows them in the same turn is a
+    # pleasantry ("Don't forget to ..."), not a case fact.
+    farewells: tuple[str, ...] = ()
     # Words ignored when comparing notes for redundancy, and near-synonyms folded together.
     stopwords: frozenset[str] = frozenset()
     synonyms: dict[str, str] = field(default_factory=dict)
@@ -46,15 +52,19 @@ EN = Lexicon(
              r"because", r"oh", r"exactly", r"i'?m afraid( that)?", r"fine", r"absolutely", r"indeed", r"right", r"yeah", r"yes", r"okay", r"ok", r"sure", r"alright", r"great", r"also,", r"just to confirm", r"since then"),
     social=(r"h(i|ello|ey)( there)?( \w+)?", r"good (morning|afternoon|evening)", r"thanks?( you)?( so much| very much| a lot)?( (mr|mrs|ms)\.?)?( [A-Z]\w+)?( for .*)?", r"sorry to hear (that|this).*",
             r"it'?s [A-Z]\w+ [A-Z]\w+",
-            r"(ok(ay)?|great|perfect|sure|right|cool|alright|awesome|got it|understood|no problem|excellent|fine|good|yes|yeah|yep|no|nope|done|finally|wow|oh)( \w+)?",
-            r"(you'?re|you are) welcome.*", r"my pleasure.*", r"no worries.*", r"have a (good|great|nice|safe) .*", r"(good)?bye.*", r"take care.*",
+            r"(ok(ay)?|great|perfect|sure|right|cool|alright|awesome|got it|understood|not? problem|excellent|fine|good|yes|yeah|yep|no|nope|done|finally|wow|oh)( \w+)?",
+            r"(you'?re|you are) welcome.*", r"(it'?s |it was |was )?(a|my|our) (pleasure|privilege)( to .*)?", r"no worries.*", r"have a (good|great|nice|safe) .*", r"(good)?bye.*", r"take care.*",
             r"(you|same to you) too.*", r"enjoy .*", r"sorry (again|about that|for the .*)?", r"(i'?m|i am) (so |very |really )?sorry( to hear (that|this))?.*",
             r"(i|we) apologi[sz]e.*", r"oh no", r"ugh", r"that happens", r"good timing.*", r"good to know", r"that would be (great|amazing|perfect)",
             r"that'?s (great|fair|perfect|all|it|everything|helpful|really helpful)", r"(that|this) (helps|works)", r"(i )?(completely |totally )?understand",
             r"let'?s (get you sorted|take a look|see)", r"let me (check|look|see)( .*)?", r"(i can|i'?ll|happy to) (definitely |certainly )?(help|look)( .*)?",
             r"(my name is|i'?m|this is|you'?re speaking with) [A-Z]\w+( from [\w ]+| here)?", r"[A-Z]\w+ (here )?from [\w ]+( here)?", r"[\w ]+, (this is|my name is) .*",
             r"(i'?m|this is) \w+ from [\w ]+( here)?", r"((hello|hi|hey) and )?(welcome|thanks for (contacting|calling|reaching out)).*", r"thank you for (waiting|holding|your patience).*",
-            r"how (can|may) i help( you)?( today| this evening)?", r"what can i do for you( today)?", r"(is there )?anything else( i can help (you )?with)?( today)?",
+            r"how (can|may) i help( you)?( today| this evening)?", r"what can i do for you( today)?",
+            r"(can|could|would) you (please )?help( me)?( with (that|this|it))?( please)?",
+            r"((is|would) there (be )?)?anything else( (that )?(i|we) (can|could) (help (you )?with|do for you|assist (you )?with))?( today| for you)?",
+            r"sorry,? (that )?(i|we) (couldn'?t|could not|can'?t|cannot|wasn'?t able to|weren'?t able to) (be of )?(more |further |much |any more )?(help|assistance|use)( .*)?",
+            r"(please )?(let me know|keep me (posted|updated|informed))", r"dear( (mr|mrs|ms|miss|dr)\\.?)?( [A-Z][\\w'-]+){1,3}",
             r"no,? that'?s (all|it|everything)", r"who am i speaking with", r"i'?ve read the notes from my colleague", r"will do",
             r"(i'?ll|i will) do that", r"sorry again.*", r"one sec(ond)?", r"(it )?activated", r"it'?s done"),
     hold=(r"please", r"(one|a) (moment|sec(ond)?|minute)( please)?( while .*)?", r"(please )?(hold|bear with me)\b.*", r"just a (moment|sec(ond)?|minute).*",
@@ -63,8 +73,8 @@ EN = Lexicon(
                 r"mother'?s maiden name", r"verify your identity", r"last name on the booking", r"confirm your full name"),
     verified=(r"(you'?re|you are|all|you have been) verified", r"verified your identity", r"identity (is )?confirmed"),
     items=(("order number", r"order (number|id|#)"), ("booking reference", r"booking (reference|ref|number)"),
-           ("account number", r"account (number|id)"), ("email", r"e-?mail( address)?"), ("phone number", r"phone number"),
-           ("name", r"(full )?name"), ("loan number", r"loan number"), ("ticket number", r"ticket( number)?"),
+           ("account number", r"account (number|id)"), ("email", r"e-?mail( address)?"), ("phone number", r"phone( number)?"),
+           ("username", r"user ?name"), ("name", r"(full )?name"), ("loan number", r"loan number"), ("ticket number", r"ticket( number)?"),
            ("workspace", r"workspace"), ("invoice number", r"invoice( number)?"), ("serial number", r"serial number"),
            ("error message", r"error (message|code)"), ("screenshot", r"screenshot")),
     question_starts=(r"(what|why|how|when|where|which|who|whose)\b", r"(can|could|would|will|do|does|did|is|are|was|were|have|has|should|may) (i|you|we|it|there|this|that|they)\b"),
@@ -77,6 +87,12 @@ EN = Lexicon(
     instruction_cues=(r"you (can|could|should|may|need to|have to|'ll need to|will need to|must)\b", r"please (\w+)", r"make sure\b", r"for next time\b"),
     finding_cues=(r"i (can )?see\b", r"i'?m seeing\b", r"i (checked|found|looked)\b", r"(it )?looks like\b"),
     transfer=r"(?:transferred|transferring) (?:you )?to (?:our |the )?(.+?)(?: team)?\.?$",
+    item_requests=(r"\b(?:i|we)(?:'d| would|'ll| will)? (?:just |also |still |first |only )?need (?:to (?:have|get|see|confirm) )?(?=(?:your|the)\b)",
+                   r"\byou (?:would|could|can|will|might) (?:please |kindly |also |just )?(?:give|send|provide|share|tell|confirm)(?: me| us)? (?=(?:your|the)\b)",
+                   r"\b(?:please|kindly) (?:give|send|provide|share|tell|confirm)(?: me| us)? (?=(?:your|the)\b)",
+                   r"\b(?:i|we)(?:'d| would) (?:also )?like (?:to (?:have|get|see|confirm) )?(?=your\b)"),
+    farewells=(r"(no,? )?that'?s (all|it|everything)( for (now|today))?", r"have a (good|great|nice|lovely|safe|wonderful) \w+( \w+)?",
+               r"(good)?bye( now)?", r"take care", r"talk (to you )?(soon|later)", r"see (you|ya)( later| soon)?", r"cheers"),
     stopwords=frozenset("a an the and or but so to of for on in at by with from as is are was were be been being it its it's this that these those there their them they he she his her customer agent reports notes says asks asked provided found advised confirms also still just really very up out then than about into if whether".split()),
     synonyms={"got": "receiv", "get": "receiv", "received": "receiv", "receive": "receiv", "arrived": "receiv", "arrive": "receiv",
               "billed": "charg", "bill": "charg", "charged": "charg", "charge": "charg", "charges": "charg"},
@@ -97,7 +113,7 @@ FR = Lexicon(
     social=(r"bonjour( \w+)?( madame| monsieur)?", r"bonsoir( \w+)?", r"salut", r"merci( beaucoup| bien)?( \w+)?( pour .*)?", r"(oui|non|d'accord|ok|très bien|parfait|super|entendu|c'est bon|bien reçu|c'est envoyé|bien sûr)",
             r"je vous en prie.*", r"de rien.*", r"bonne (journée|soirée|fin de journée).*", r"au revoir.*", r"bon rétablissement.*", r"je suis désolée? .*",
             r"(je suis|ici|c'est) [A-Z]\w+( de .*)?", r"[\w ]+, (je suis|ici) .*", r"[\w ]+ bonjour, .*", r"\w+ à l'appareil.*", r"(comment|que) (puis-je|puis je|je peux) (vous aider|faire pour vous).*",
-            r"(bonjour et )?bienvenue .*", r"c'est ce que je pensais", r"je sais", r"cordialement.*", r"d'accord, je vais regarder ça", r"je vais regarder ça", r"pour commencer"),
+            r"(bonjour et )?bienvenue .*", r"c'est ce que je pensais", r"je sais", r"je comprends( tout à fait| bien)?", r"tenez-moi au courant", r"cordialement.*", r"d'accord, je vais regarder ça", r"je vais regarder ça", r"pour commencer"),
     hold=(r"s'il vous plaît", r"[\w ]+ bonjour", r"un (instant|moment)( s'il vous plaît)?.*", r"ne quittez pas.*", r"patientez.*", r"je consulte .*", r"je regarde .*"),
     auth_items=(r"date de naissance", r"(4|quatre) derniers chiffres", r"code postal", r"vérifier votre identité", r"question secrète"),
     verified=(r"identité est confirmée", r"identité (a été )?vérifiée", r"c'est bon, vous êtes identifiée?"),
@@ -112,6 +128,10 @@ FR = Lexicon(
     instruction_cues=(r"vous (pouvez|devez|devrez)\b", r"veuillez\b", r"vous recevrez\b"),
     finding_cues=(r"je vois\b", r"je constate\b"),
     transfer=r"transféré(?:e)? (?:à|au|vers) (?:l'équipe |le service )?(.+?)\.?$",
+    item_requests=(r"\b(?:il me faut|il nous faut|j'aurais besoin|j'ai besoin|nous avons besoin)(?: de| d')? (?=(?:votre|vos|du|de la|de l'|le|la|l')\b)",
+                   r"\b(?:merci de|veuillez|vous pouvez|vous pourriez) (?:me |nous )?(?:donner|communiquer|indiquer|fournir|envoyer|transmettre|confirmer) (?=(?:votre|vos|le|la|l')\b)"),
+    farewells=(r"(non,? )?c'est tout( pour (moi|aujourd'hui))?", r"ce sera tout", r"(bonne|excellente) (journée|soirée|fin de journée|semaine)( à vous)?",
+               r"au revoir", r"à bientôt", r"à la prochaine"),
     stopwords=frozenset("le la les l un une des du de d et ou mais à au aux en dans pour par sur avec que qu qui ce cet cette ces c est sont était a ont il elle ils son sa ses leur client agent signale indique demande constate fourni aussi déjà bien ne pas".split()),
     synonyms={"facturé": "factur", "facturée": "factur", "facture": "factur", "débité": "factur", "reçu": "recev", "arrivé": "recev"},
     templates={"customer": "Le client", "agent": "L'agent", "cust_pron": "il", "reports": "Le client signale {que}{x}",
@@ -130,7 +150,7 @@ ES = Lexicon(
              r"porque", r"sí", r"perfecto", r"entendido", r"gracias", r"hola"),
     social=(r"hola( \w+)?( buen[oa]s (días|tardes|noches))?", r"buen[oa]s (días|tardes|noches)", r"(muchas )?gracias( \w+)?( por .*)?", r"(sí|si|no|vale|perfecto|genial|de acuerdo|entendido|claro|ok|nada más)",
             r"de nada.*", r"a usted.*", r"que (tengas?|tenga) (un )?(buen|buena) .*", r"adiós.*", r"lo siento( mucho)?.*", r"(soy|le atiende|te atiende) [A-Z]\w+.*", r"[\w ]+, (soy|le atiende) .*",
-            r"¿?en qué (le |te )?puedo ayudar(te|le)?.*", r"bienvenid[oa] .*", r"¿?algo más\??", r"no, nada más.*", r"rechazada", r"gracias, señor \w+"),
+            r"¿?en qué (le |te )?puedo ayudar(te|le)?.*", r"bienvenid[oa] .*", r"¿?algo más\??", r"no, nada más.*", r"(lo )?entiendo( perfectamente)?", r"(lo )?comprendo", r"rechazada", r"gracias, señor \w+"),
     hold=(r"por favor", r"un momento( por favor)?.*", r"no se retire.*", r"espere un momento.*"),
     auth_items=(r"dni", r"fecha de nacimiento", r"últimos (4|cuatro) dígitos", r"verificar su identidad", r"código postal"),
     verified=(r"identidad verificada", r"ha sido verificad[oa]"),
@@ -145,6 +165,11 @@ ES = Lexicon(
     instruction_cues=(r"(puede|puedes|debe|debes|tiene que|tienes que)\b", r"por favor,? \w+"),
     finding_cues=(r"veo\b", r"compruebo\b"),
     transfer=r"transferid[oa] a (?:l |el equipo de |la )?(.+?)\.?$",
+    item_requests=(r"\bnecesit(?:o|aría|amos|aríamos) (?=(?:su|sus|tu|tus|el|la|los|las)\b)",
+                   r"\b(?:me|nos) (?:puede|podría|puedes|podrías) (?:dar|indicar|facilitar|enviar|pasar|confirmar) (?=(?:su|sus|tu|tus|el|la)\b)",
+                   r"\b(?:indíqueme|facilíteme|dígame|envíeme|páseme|confírmeme|indícame|dime|pásame|envíame) (?=(?:su|sus|tu|tus|el|la)\b)"),
+    farewells=(r"(no,? )?(eso es todo|nada más)( por (ahora|hoy))?", r"que (tengas?|tenga) (un )?(buen|buena|feliz) \w+", r"adiós",
+               r"hasta (luego|pronto|la próxima)", r"buen día"),
     stopwords=frozenset("el la los las un una unos unas de del y o pero a al en con por para que se es son era ha su sus le lo cliente agente indica informa pide comprueba facilitó también ya no".split()),
     synonyms={"recibido": "recib", "recibió": "recib", "llegado": "recib", "llegó": "recib", "cobraron": "cobr", "cobrado": "cobr"},
     templates={"customer": "El cliente", "agent": "El agente", "cust_pron": "", "reports": "El cliente indica que {x}",

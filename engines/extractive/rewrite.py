@@ -9,136 +9,8 @@ from __future__ import annotations
 
 import re
 
-from casenotes.engines.extractive import acts
-from casenotes.engines.extractive.lexicon import Lexicon
-
-# --- English -----------------------------------------------------------------------------
-_EN_PAST_IRREGULAR = set("was were had did got went bought paid sent made took gave saw said told found left lost "
-                         "thought tried spent came knew kept put set ran wrote read heard felt brought meant".split())
-_EN_3S = {"have": "has", "do": "does", "go": "goes", "am": "is", "want": "wants", "need": "needs", "think": "thinks",
-          "see": "sees", "live": "lives", "use": "uses", "work": "works", "pay": "pays", "know": "knows", "like": "likes",
-          "understand": "understands", "own": "owns", "travel": "travels", "keep": "keeps", "get": "gets",
-          "expect": "expects", "hope": "hopes", "can't": "can't", "cannot": "cannot", "can": "can", "could": "could",
-          "should": "should", "must": "must", "might": "might", "would": "would", "will": "will", "don't": "doesn't",
-          "didn't": "didn't", "haven't": "hasn't", "won't": "won't", "wasn't": "wasn't", "work's": "works"}
-_EN_ADVERBS = set("just already also still only really recently then never accidentally actually now".split())
-
-
-def _en_verb_3s(verb: str) -> str | None:
-    v = verb.lower()
-    if v in _EN_3S:
-        return _EN_3S[v]
-    if v.endswith("ed") or v in _EN_PAST_IRREGULAR:
-        return v
-    return None
-
-
-def _en_subject(s: str, subject: str) -> str | None:
-    """ "I was charged twice" -> "<subject> was charged twice"; None when not subject-initial
-    or the verb agreement is unknown."""
-    m = re.match(r"(I|we)(?:'m| am| are|'re) going to\b(.*)", s, re.I)
-    if m:
-        return f"{subject} will{m.group(2)}"
-    m = re.match(r"(I|we)(?:'m| am| are|'re)\b(.*)", s, re.I)
-    if m:
-        return f"{subject} is{m.group(2)}"
-    m = re.match(r"(I|we)(?:'ve| have)\b(.*)", s, re.I)
-    if m:
-        return f"{subject} has{m.group(2)}"
-    m = re.match(r"(I|we)(?:'ll| will)\b(.*)", s, re.I)
-    if m:
-        return f"{subject} will{m.group(2)}"
-    m = re.match(r"(I|we)'d\b(.*)", s, re.I)
-    if m:
-        return f"{subject} would{m.group(2)}"
-    m = re.match(r"(I|we) (was|were)\b(.*)", s, re.I)
-    if m:
-        return f"{subject} was{m.group(3)}"
-    m = re.match(rf"(I|we) ((?:(?:{'|'.join(_EN_ADVERBS)}) )*)([\w']+)\b(.*)", s, re.I)
-    if m:
-        verb = _en_verb_3s(m.group(3))
-        if verb:
-            return f"{subject} {m.group(2)}{verb}{m.group(4)}"
-        return None
-    m = re.match(r"(my|our) (.*)", s, re.I)
-    if m:
-        return f"{subject}'s {m.group(2)}"
-    return None
-
-
-def _en_pronouns(s: str, role: str, named: bool = False) -> str:
-    """Remaining first/second person -> third person, from the note reader's point of view.
-    ``named``: the note already says "the customer", so "you" becomes "them"/"their"."""
-    if role == "customer":
-        pairs = [(r"\bI'm\b", "they're"), (r"\bI am\b", "they are"), (r"\bI was\b", "they were"), (r"\bI've\b", "they've"),
-                 (r"\bI'll\b", "they'll"), (r"\bI'd\b", "they'd"), (r"\bI\b", "they"), (r"\bme\b", "them"), (r"\bmy\b", "their"),
-                 (r"\bmine\b", "theirs"), (r"\bmyself\b", "themselves"), (r"\bwe're\b", "they're"), (r"\bwe've\b", "they've"),
-                 (r"\bwe\b", "they"), (r"(?-i:\bus\b)", "them"), (r"\bour\b", "their"), (r"\byour\b", "the company's"),
-                 (r"\byou\b", "the company")]
-        for rx, rep in pairs:
-            s = re.sub(rx, rep, s, flags=re.I)
-        return s
-    pairs = [(r"\bI'm\b", "the agent is"), (r"\bI've\b", "the agent has"), (r"\bI'll\b", "the agent will"), (r"\bI\b", "the agent"),
-             (r"\bwe're\b", "the company is"), (r"\bwe've\b", "the company has"), (r"\bwe'll\b", "the company will"),
-             (r"\bwe\b", "the company"), (r"\bour (responsibility|fault|mistake|error)\b", r"the company's \1"), (r"\bour\b", "the"), (r"\byou're\b", "they're"), (r"\byou've\b", "they've"),
-             (r"\byou'll\b", "they'll"), (r"\byourself\b", "themselves"),
-             (r"\byou(?= (?:now |just |still )?(?:can|could|will|would|should|need|have|had|are|were|may|must|did|do|don't|get|receive|"
-              r"show|add|pay|use|travel|land|want|paid|\w+ed)\b)", "they")]
-    for rx, rep in pairs:
-        s = re.sub(rx, rep, s, flags=re.I)
-    first = {"your": not named, "you": not named}
-
-    def your(m: re.Match) -> str:
-        out = "the customer's" if first["your"] and "the customer" not in s else "their"
-        first["your"] = False
-        return out
-
-    def you(m: re.Match) -> str:
-        out = "the customer" if first["you"] and "the customer" not in s else "them"
-        first["you"] = False
-        return out
-
-    s = re.sub(r"\byour\b", your, s, flags=re.I)
-    return re.sub(r"\byou\b", you, s, flags=re.I)
-
-
-_EN_SUBORDINATE = re.compile(r"^(?P<sub>(?:in the meantime|as an apology|as discussed)|(?:as|since|because|for next time|when|once|if|after|before|so|and)\b[^,]{0,90}),?\s+"
-                             r"(?P<main>(?:I|we)\b.*)$", re.I)
-
-
-def _en_reorder(s: str) -> str:
-    """ "As a courtesy, I'll credit $86.20" -> "I'll credit $86.20, as a courtesy": notes lead with who did what."""
-    m = _EN_SUBORDINATE.match(s)
-    if not m:
-        return s
-    main = m.group("main").rstrip(".")
-    return f"{main}, {m.group('sub')[0].lower()}{m.group('sub')[1:]}"
-
-
-def _en_question(s: str, role: str) -> str | None:
-    """Indirect form of a yes/no or how-to question, or None."""
-    q = s.rstrip("?").strip()
-    who = "they" if role == "customer" else "the customer"
-    m = re.match(r"(will|can|could|should|would|may) (I|we|you) (.*)", q, re.I)
-    if m and (role == "customer") == (m.group(2).lower() != "you"):
-        return f"whether {who} {m.group(1).lower()} {m.group(3)}"
-    m = re.match(r"(is|are|was|were) (there|it|this|that) (.*)", q, re.I)
-    if m:
-        return f"whether {m.group(2).lower()} {m.group(1).lower()} {m.group(3)}"
-    if role == "agent":
-        m = re.match(r"(have|are|were) you (.*)", q, re.I)
-        if m:
-            aux = {"have": "has", "are": "is", "were": "was"}[m.group(1).lower()]
-            return f"whether the customer {aux} {m.group(2)}"
-        return None
-    m = re.match(r"(how|where|what|when|why) (do|should|can|could) (I|we) (.*)", q, re.I)
-    if m:
-        return f"{m.group(1).lower()} to {m.group(4)}"
-    m = re.match(r"(how|where|what|when|why) (am|was) I (.*)", q, re.I)
-    if m:
-        return f"{m.group(1).lower()} they {'are' if m.group(2).lower() == 'am' else 'were'} {m.group(3)}"
-    return None
-
+from casenotes.engines.extractive import acts, rewrite_en as en
+from casenotes.engines.extractive.lexicon import EN as EN_LEX, Lexicon
 
 # --- French -----------------------------------------------------------------------------
 _FR_3S = {"ai": "a", "suis": "est", "veux": "veut", "voudrais": "voudrait", "peux": "peut", "dois": "doit", "vais": "va",
@@ -146,6 +18,7 @@ _FR_3S = {"ai": "a", "suis": "est", "veux": "veut", "voudrais": "voudrait", "peu
           "crois": "croit", "comprends": "comprend", "prends": "prend", "attends": "attend", "vois": "voit", "constate": "constate",
           "pense": "pense", "souhaite": "souhaite", "envoie": "envoie", "appelle": "appelle", "joins": "joint"}
 _FR_FEM = re.compile(r"^(commande|réservation|facture|carte|ligne|demande|adresse|option|box|chambre|banque|livraison|"
+                     r"prochaine|dernière|nouvelle|première|seconde|ancienne|"  # adjectives before the noun
                      r"\w+tion|\w+ure|\w+ette|\w+ance|\w+ence|\w+ité|\w+ée|\w+ie)$", re.I)
 
 
@@ -174,6 +47,12 @@ def _fr_rewrite(s: str, role: str, subject: str) -> tuple[str, bool] | None:
         s = re.sub(r"\bm'a (facturé|débité|prélevé|dit|envoyé|demandé|répondu|proposé|promis)", r"lui a \1", s, flags=re.I)
         s = re.sub(r"\bm'a (\w+)", r"l'a \1", s, flags=re.I)
     else:
+        if re.search(r"\b(mon|ma|mes)\b", s, re.I) and re.search(r"\b(votre|vos)\b", s, re.I):
+            return None  # "mon dossier" and "votre dossier" would both become "son dossier"
+        # The agent's own things: "à mon responsable" -> "à son responsable" (the agent is the subject).
+        s = re.sub(r"\bmon\b", "son", s, flags=re.I)
+        s = re.sub(r"\bma\b", "sa", s, flags=re.I)
+        s = re.sub(r"\bmes\b", "ses", s, flags=re.I)
         s = re.sub(r"^veuillez trouver ci-joint", "je joins", s, flags=re.I)
         s = re.sub(r"^je vois", "je constate", s, flags=re.I)
         s = re.sub(r"\b(votre|vos) (\w+)", _fr_possessive_second, s, flags=re.I)
@@ -206,7 +85,9 @@ def _fr_rewrite(s: str, role: str, subject: str) -> tuple[str, bool] | None:
 _ES_3S = {"he": "ha", "tengo": "tiene", "quiero": "quiere", "necesito": "necesita", "puedo": "puede", "estoy": "está",
           "soy": "es", "sé": "sabe", "hice": "hizo", "pedí": "pidió", "voy": "va", "veo": "ve", "hemos": "ha", "vamos": "va",
           "tienes": "tiene", "puedes": "puede", "has": "ha", "quieres": "quiere", "estás": "está", "eres": "es", "sigo": "sigue",
-          "entré": "entró", "veo": "comprueba", "volveré": "volverá", "enviaré": "enviará", "llamaré": "llamará"}
+          "entré": "entró", "veo": "comprueba", "volveré": "volverá", "enviaré": "enviará", "llamaré": "llamará",
+          "necesitamos": "necesita", "entiendo": "entiende", "compruebo": "comprueba", "reviso": "revisa",
+          "tramito": "tramita", "gestiono": "gestiona"}
 _ES_NOT_VERB = {"qué", "así", "aquí", "allí", "ahí", "café", "sí", "bebé", "también", "menú", "según", "porqué", "más", "después"}
 
 
@@ -241,8 +122,12 @@ def _es_rewrite(s: str, role: str, subject: str) -> tuple[str, bool] | None:
     s = " ".join(_es_3s(w) if (_es_3s(w) and w.lower() not in {"has"} | set()) and i > 0 and not w[0].isupper() else w
                  for i, w in enumerate(s.split(" ")))
     s = re.sub(r"\bme\b", "le", s, flags=re.I) if role == "customer" else re.sub(r"\bte\b", "le", s, flags=re.I)
+    # "le envío el formulario": after a clitic "envío" is the verb, not the noun "el envío".
+    s = re.sub(r"\b(le|les) envío\b", r"\1 envía", s, flags=re.I)
     if re.search(r"\b(yo|conmigo|nosotros|nuestr[oa]s?)\b", s, re.I) or not words:
         return None
+    if role == "agent" and re.search(r"\b(me|mí)\b", s, re.I):
+        return None  # "si me confirma el correo": the agent as object has no safe third-person form
     return s, initial
 
 
@@ -280,17 +165,7 @@ def third_person(s: str, role: str, lex: Lexicon) -> tuple[str, bool] | None:
         return _fr_rewrite(s, role, subject)
     if lex.code == "es":
         return _es_rewrite(s, role, subject)
-    if role == "agent":
-        s = _en_reorder(s)
-        m = re.match(r"you(?:'ll| will)\b(.*)", s, re.I)
-        if m:  # "You'll receive an email" -> "the customer will receive an email"
-            return "the customer will" + _en_pronouns(m.group(1), role, named=True), False
-    head = _en_subject(s, subject)
-    if head is not None:
-        return _en_pronouns(head, role), True
-    if re.match(r"(I|we)\b", s, re.I):
-        return None
-    return _en_pronouns(s, role), False
+    return en.third_person(s, role, subject)
 
 
 def render(act: str, sentence: str, role: str, lex: Lexicon, asked: tuple[str, ...] = (),
@@ -312,46 +187,60 @@ def render(act: str, sentence: str, role: str, lex: Lexicon, asked: tuple[str, .
     if act == acts.FOLLOW_UP:
         if asked:
             return _fill(t["agent_asked_for"], lex, _join(asked, lex))
-        if lex.code == "en":
-            m = re.match(r"(?:would you like|do you want) (?:me|us) to (.*?)\??$", s, re.I)
-            if m:
-                return "Agent offered to " + _en_pronouns(m.group(1), "agent", named=True).rstrip(".")
-            m = re.match(r"(?:can|could|would) you (?:please )?(.*?)\??$", s, re.I)
-            if m:
-                return _fill(t["agent_asked_to"], lex, _en_pronouns(m.group(1), "agent", named=True))
-            indirect = _en_question(s, "agent")
-            if indirect:
-                return _fill(t["agent_asked"], lex, _en_pronouns(indirect, "agent", named=True))
-        return _quoted_question(t["agent_asked"], lex, s)
+        note = _en_follow_up(s, t) if lex.code == "en" else None
+        return note or _quoted_question(t["agent_asked"], lex, s)
     if role == "customer" and act in (acts.QUESTION, acts.REQUEST) and lex.code == "en":
         m = re.match(r"(?:can|could|would) you (?:please )?(.*?)\??$", s, re.I) or re.match(r"please (.*)$", s, re.I)
-        m = m or (act == acts.REQUEST and re.match(r"((?:book|send|cancel|release|refund|check|fix|reset|remove|change|update|close) .*)$", s, re.I))
+        m = m or (act == acts.REQUEST and re.match(r"((?:book|send|cancel|release|refund|check|fix|reset|remove|change|update|close|let) .*)$", s, re.I))
         if m:
-            return _fill(t["asks_agent"], lex, _lower_first(_en_pronouns(m.group(1), "customer").replace("the company", "them")))
+            x = en.pronouns(m.group(1), "customer", addressee=True)
+            return _fill(t["asks_agent"], lex, _lower_first(x)) if x else _fill(quote, lex, s)
         if act == acts.QUESTION:
-            indirect = _en_question(s, "customer")
-            if indirect:
-                return _fill(t["asks"], lex, _en_pronouns(indirect, "customer"))
-            return _fill(quote, lex, s)
+            indirect = en.question(s, "customer")
+            x = en.pronouns(indirect, "customer") if indirect else None
+            return _fill(t["asks"], lex, x) if x else _fill(quote, lex, s)
     if role == "customer" and act in (acts.QUESTION, acts.REQUEST) and s.endswith("?"):
         return _fill(quote, lex, ("¿" if lex.code == "es" else "") + s.strip("¿? ") + "?")
     if act == acts.FINDING and lex.code == "en":
         s = re.sub(r"^(?:i (?:can )?see|i'?m seeing|i (?:checked|found|looked)(?: and)?|(?:it )?looks like)(?: that)?\s*", "", s, flags=re.I)
         rewritten = third_person(s, role, lex)
-        return _fill(t["agent_found"], lex, _lower_first(rewritten[0] if rewritten else s))
+        return _fill(t["agent_found"], lex, _lower_first(rewritten[0])) if rewritten else _fill(quote, lex, s)
     if act == acts.INSTRUCTION and lex.code == "en":
         m = re.match(r"(?:and )?(?:for next time, )?you (?:can|could|should|may|need to|have to|'ll need to|will need to|must) (.*)$", s, re.I) \
             or re.match(r"please (.*)$", s, re.I)
-        if m:
-            return _fill(t["agent_advised"], lex, _en_pronouns(m.group(1), "agent", named=True))
+        x = en.pronouns(m.group(1), "agent", named=True) if m else None
+        if x:
+            return _fill(t["agent_advised"], lex, x)
     rewritten = third_person(s, role, lex)
     if rewritten is None:
         return _fill(quote, lex, s)
     text, initial = rewritten
+    if initial and lex.code == "en" and en.ELLIPTICAL.fullmatch(text.rstrip(" .!")):
+        return None  # "I won't" -> "Agent won't": an answer that says nothing without its question
     if initial:
         return _fill("{x}", lex, text[0].upper() + text[1:])
     key = "reports" if role == "customer" else ("agent_found" if act == acts.FINDING else "agent_notes")
     return _fill(t[key], lex, _lower_first(text))
+
+
+def _en_follow_up(s: str, t: dict[str, str]) -> str | None:
+    """An agent question in indirect form ("Agent asked the customer to ..."), or None."""
+    m = re.match(r"(?:would you like|do you want) (?:me|us) to (.*?)\??$", s, re.I)
+    x = en.pronouns(m.group(1), "agent", named=True) if m else None
+    if x:
+        return "Agent offered to " + x.rstrip(".")
+    m = re.match(r"(?:can|could|would) you (?:please )?(.*?)\??$", s, re.I)
+    x = en.pronouns(m.group(1), "agent", named=True) if m else None
+    if x:
+        return _fill(t["agent_asked_to"], EN_LEX, x)
+    # "May I ask the reason for the return?" -> "Agent asked for the reason for the return".
+    m = re.match(r"(?:may|can|could) (?:i|we) (?:please )?(?:ask|have|get|know)(?: for)? ((?:the|your|a|an) .*?)\??$", s, re.I)
+    x = en.pronouns(m.group(1), "agent") if m else None
+    if x:
+        return _fill(t["agent_asked"], EN_LEX, "for " + x)
+    indirect = en.question(s, "agent")
+    x = en.pronouns(indirect, "agent", named=True) if indirect else None
+    return _fill(t["agent_asked"], EN_LEX, x) if x else None
 
 
 def _quoted_question(template: str, lex: Lexicon, s: str) -> str:
