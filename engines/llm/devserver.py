@@ -222,14 +222,18 @@ def build_triton(http_port: int, grpc_port: int, metrics_port: int = 0, test_mod
     return triton
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="casenotes triton-dev", description=__doc__.split("\n\n")[0])
     parser.add_argument("--http-port", type=int, default=8000)
     parser.add_argument("--grpc-port", type=int, default=8001)
     parser.add_argument("--metrics-port", type=int, default=0, help="0: no metrics endpoint")
     parser.add_argument("--test-models", action="store_true", help="also serve ensemble_slow and ensemble_malformed")
     parser.add_argument("--slow-s", type=float, default=5.0, help="delay of ensemble_slow")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     stop = threading.Event()
