@@ -193,3 +193,20 @@ def test_from_settings():
         "http://127.0.0.1:9/v1/chat/completions", MODEL, "k", 64, "fr")
     with pytest.raises(ValueError, match="CASENOTES_OPENAI_MODEL"):
         OpenAIEngine.from_settings(s.replace(openai_model=""))
+
+
+async def test_server_not_up_at_start_is_connected_on_a_later_call(server):
+    """The worker may start before the LLM server: start() fails, later calls connect."""
+    await server.stop()
+    engine = engine_for(server, options=LLMOptions(timeout_s=2.0, retries=0))
+    try:
+        with pytest.raises(EngineUnavailable):
+            await engine.start()
+        with pytest.raises(EngineUnavailable, match="cannot connect"):
+            await engine.propose(view(OPENING))  # still down: the case stays pending
+        assert not engine.connected
+        await server.start()
+        assert await engine.propose(view(OPENING))
+        assert engine.connected
+    finally:
+        await engine.close()
