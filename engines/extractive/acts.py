@@ -54,7 +54,7 @@ def _compile(lex: Lexicon) -> dict:
     return {
         "hesitation": re.compile(rf"(?:(?<=\s)|^)(?:{alt(lex.hesitations)})(?=[\s,.?!]|$)[,.]?", flags),
         "marker": re.compile(rf"^(?:{alt(lex.markers)})(?:[,\s]+|$)", flags),
-        "social": re.compile(rf"(?:{alt(lex.social)})[\s.!?]*", flags),
+        "social": re.compile(rf"(?:{alt(lex.social + lex.farewells)})[\s.!?]*", flags),  # a farewell is small talk too
         "hold": re.compile(rf"(?:{alt(lex.hold)})[\s.!?]*", flags),
         "auth": re.compile(alt(lex.auth_items), flags),
         "verified": re.compile(alt(lex.verified), flags),
@@ -196,16 +196,16 @@ _CLAUSE_END = re.compile(r"[;.!?]|\s(?:so|because|if|when|to|for|in order|pour|a
 def item_request(sentence: str, lex: Lexicon) -> tuple[str, ...]:
     """Items an agent asks for in a statement rather than a question ("I'd just need your phone
     number", "you would give me the order ID and email"): only what follows the request cue."""
-    rx = _patterns(lex)["item_request"]
-    m = rx.search(sentence) if rx is not None else None
-    if not m:
+    p = _patterns(lex)
+    cue = p["item_request"].search(sentence) if p["item_request"] is not None else None
+    if not cue:
         return ()
     # The items must be what is asked for, right after the cue ("need your order number"), not
     # mentioned later ("you can send the certificate ... quoting the reference").
-    wanted = _CLAUSE_END.split(sentence[m.end():], 1)[0]
+    wanted = _CLAUSE_END.split(sentence[cue.end():], 1)[0]
     items = asked_items(wanted, lex)
-    first = min((rx.search(wanted).start() for label, rx in _patterns(lex)["items"] if label in items), default=0)
-    return items if len(wanted[:first].split()) <= 3 else ()
+    first = min((item.search(wanted).start() for label, item in p["items"] if label in items), default=0)
+    return items if len(wanted[:first].split()) <= 2 else ()  # "your full name", "the order ID"
 
 
 def requested_items(sentence: str, lex: Lexicon) -> tuple[str, ...]:

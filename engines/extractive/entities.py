@@ -17,8 +17,8 @@ _LEAD_IN = re.compile(
     r"(?:(?:my|the|our|mon|ma|la|le|mi|el)\s+)?(?P<label>[\w' -]{2,30}?)(?:\s+(?:is|c'est|est|es)\s*:?|\s*:)\s+)?", re.I)
 _NAME = re.compile(r"(?-i:[A-ZÀ-Ý][a-zà-ÿ'-]+)(?:\s+(?-i:[A-ZÀ-Ý][a-zà-ÿ'-]+)){1,3}")
 _DATE_OR_TIME = re.compile(r"^\d{1,2}[:/.]\d{2}([:/.]\d{2,4})?$")
-# Labels of items that are reference numbers (order, account, booking, ticket...), in EN/FR/ES.
 _NOT_CODES = ("name", "le nom", "el nombre", "le montant")  # asked-for items a code cannot be
+# Labels of items that are reference numbers (order, account, booking, ticket...), in EN/FR/ES.
 _CODE_ITEM = re.compile(r"\b(number|reference|ref|id|numéro|référence|número|pedido|referencia)\b", re.I)
 
 

@@ -4,13 +4,14 @@ First and second person are rewritten to third person where a small rule set is 
 result ("I was charged twice" -> "Customer was charged twice", "I'll refund your card" ->
 "Agent will refund the customer's card"); when it is not, the sentence is quoted as said.
 Amounts, dates and codes are never touched: rules only rewrite pronouns and verb agreement.
+The English rules live in :mod:`rewrite_en`; French and Spanish ones here.
 """
 from __future__ import annotations
 
 import re
 
 from casenotes.engines.extractive import acts, rewrite_en as en
-from casenotes.engines.extractive.lexicon import EN as EN_LEX, Lexicon
+from casenotes.engines.extractive.lexicon import Lexicon
 
 # --- French -----------------------------------------------------------------------------
 _FR_3S = {"ai": "a", "suis": "est", "veux": "veut", "voudrais": "voudrait", "peux": "peut", "dois": "doit", "vais": "va",
@@ -26,6 +27,8 @@ def _fr_3s(verb: str) -> str | None:
     v = verb.lower()
     if v in _FR_3S:
         return _FR_3S[v]
+    if v.endswith("ais") and len(v) > 4:  # imperfect: "je voulais" -> "il voulait"
+        return v[:-1] + "t"
     if v.endswith("e") and len(v) > 3:  # first-group present: same form
         return v
     return None
@@ -88,6 +91,9 @@ _ES_3S = {"he": "ha", "tengo": "tiene", "quiero": "quiere", "necesito": "necesit
           "entré": "entró", "veo": "comprueba", "volveré": "volverá", "enviaré": "enviará", "llamaré": "llamará",
           "necesitamos": "necesita", "entiendo": "entiende", "compruebo": "comprueba", "reviso": "revisa",
           "tramito": "tramita", "gestiono": "gestiona"}
+_ES_CLITIC_VERBS = {"envío": "envía", "paso": "pasa", "mando": "manda", "llamo": "llama", "transfiero": "transfiere",
+                    "escribo": "escribe", "explico": "explica", "aviso": "avisa", "cambio": "cambia", "devuelvo": "devuelve",
+                    "reembolso": "reembolsa", "abono": "abona", "activo": "activa", "confirmo": "confirma"}
 _ES_NOT_VERB = {"qué", "así", "aquí", "allí", "ahí", "café", "sí", "bebé", "también", "menú", "según", "porqué", "más", "después"}
 
 
@@ -122,8 +128,10 @@ def _es_rewrite(s: str, role: str, subject: str) -> tuple[str, bool] | None:
     s = " ".join(_es_3s(w) if (_es_3s(w) and w.lower() not in {"has"} | set()) and i > 0 and not w[0].isupper() else w
                  for i, w in enumerate(s.split(" ")))
     s = re.sub(r"\bme\b", "le", s, flags=re.I) if role == "customer" else re.sub(r"\bte\b", "le", s, flags=re.I)
-    # "le envío el formulario": after a clitic "envío" is the verb, not the noun "el envío".
-    s = re.sub(r"\b(le|les) envío\b", r"\1 envía", s, flags=re.I)
+    # "le envío el formulario", "le paso con ...": after a clitic these are verbs, not the nouns
+    # "el envío", "el paso"; only there are they safe to put in the third person.
+    s = re.sub(rf"\b(le|les|te|lo|la|los|las) ({'|'.join(_ES_CLITIC_VERBS)})\b",
+               lambda m: f"{m.group(1)} {_ES_CLITIC_VERBS[m.group(2).lower()]}", s, flags=re.I)
     if re.search(r"\b(yo|conmigo|nosotros|nuestr[oa]s?)\b", s, re.I) or not words:
         return None
     if role == "agent" and re.search(r"\b(me|mí)\b", s, re.I):
@@ -187,7 +195,7 @@ def render(act: str, sentence: str, role: str, lex: Lexicon, asked: tuple[str, .
     if act == acts.FOLLOW_UP:
         if asked:
             return _fill(t["agent_asked_for"], lex, _join(asked, lex))
-        note = _en_follow_up(s, t) if lex.code == "en" else None
+        note = _en_follow_up(s, lex) if lex.code == "en" else None
         return note or _quoted_question(t["agent_asked"], lex, s)
     if role == "customer" and act in (acts.QUESTION, acts.REQUEST) and lex.code == "en":
         m = re.match(r"(?:can|could|would) you (?:please )?(.*?)\??$", s, re.I) or re.match(r"please (.*)$", s, re.I)
@@ -223,8 +231,9 @@ def render(act: str, sentence: str, role: str, lex: Lexicon, asked: tuple[str, .
     return _fill(t[key], lex, _lower_first(text))
 
 
-def _en_follow_up(s: str, t: dict[str, str]) -> str | None:
+def _en_follow_up(s: str, lex: Lexicon) -> str | None:
     """An agent question in indirect form ("Agent asked the customer to ..."), or None."""
+    t = lex.templates
     m = re.match(r"(?:would you like|do you want) (?:me|us) to (.*?)\??$", s, re.I)
     x = en.pronouns(m.group(1), "agent", named=True) if m else None
     if x:
@@ -232,15 +241,15 @@ def _en_follow_up(s: str, t: dict[str, str]) -> str | None:
     m = re.match(r"(?:can|could|would) you (?:please )?(.*?)\??$", s, re.I)
     x = en.pronouns(m.group(1), "agent", named=True) if m else None
     if x:
-        return _fill(t["agent_asked_to"], EN_LEX, x)
+        return _fill(t["agent_asked_to"], lex, x)
     # "May I ask the reason for the return?" -> "Agent asked for the reason for the return".
     m = re.match(r"(?:may|can|could) (?:i|we) (?:please )?(?:ask|have|get|know)(?: for)? ((?:the|your|a|an) .*?)\??$", s, re.I)
     x = en.pronouns(m.group(1), "agent") if m else None
     if x:
-        return _fill(t["agent_asked"], EN_LEX, "for " + x)
+        return _fill(t["agent_asked"], lex, "for " + x)
     indirect = en.question(s, "agent")
     x = en.pronouns(indirect, "agent", named=True) if indirect else None
-    return _fill(t["agent_asked"], EN_LEX, x) if x else None
+    return _fill(t["agent_asked"], lex, x) if x else None
 
 
 def _quoted_question(template: str, lex: Lexicon, s: str) -> str:
