@@ -67,6 +67,10 @@ class NoteTaker:
         await self.engine.close()
         await self.classifier.close()
 
+    def _engine_holds_back(self, view: CaseView) -> bool:
+        holds_back = getattr(self.engine, "holds_back", None)
+        return bool(holds_back and holds_back(view))
+
     async def take_notes(self, view: CaseView) -> NoteResult:
         """Propose, dedupe and judge new bullets for ``view.new_messages``.
 
@@ -80,7 +84,7 @@ class NoteTaker:
                     context={"message_ids": [m.message_id for m in new],
                              # What the engine saw as accepted notes (agent edits included).
                              "prefix": [b.text for b in view.bullets]})
-        if not has_substance(new, view.history):
+        if not has_substance(new, view.history) and not self._engine_holds_back(view):
             return NoteResult(skipped=True, **base)
 
         t0 = time.perf_counter()

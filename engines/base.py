@@ -33,6 +33,11 @@ class SummarizationEngine(Protocol):
 
     async def close(self) -> None: ...
 
+    # Optional: ``holds_back(view) -> bool``. True when the engine is still holding earlier
+    # messages of the case to merge with what follows (the extractive engine does, for runs of
+    # identifiers). The note-taker then calls the engine even for a trivial message ("thanks,
+    # bye"), which may be the last of the conversation, so the held run is noted, not lost.
+
 
 @runtime_checkable
 class RelevanceClassifier(Protocol):

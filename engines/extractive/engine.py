@@ -50,6 +50,24 @@ class ExtractiveEngine:
     async def propose(self, view: CaseView) -> list[str]:
         return self.notes_for(view)
 
+    def holds_back(self, view: CaseView) -> bool:
+        """Messages before ``view.covered`` held back for merging and not noted yet."""
+        return self._held_start(view, lexicon_for(self.language or view.language)) < view.covered
+
+    def _held_start(self, view: CaseView, lex: Lexicon) -> int:
+        # Reach back past messages that say nothing ("thanks", "please", system actions): the
+        # worker covers those without calling the engine, and a run held before them would be lost.
+        history = view.history
+        start = j = view.covered
+        while j > 0 and view.covered - j < MAX_HELD:
+            if self._holdable(history, j - 1, lex):
+                start = j = j - 1
+            elif _transparent(history[j - 1], lex):
+                j -= 1
+            else:
+                break
+        return start
+
     # ------------------------------------------------------------------------------------
     def notes_for(self, view: CaseView) -> list[str]:
         """The synchronous core of :meth:`propose` (also used by offline tools)."""
@@ -59,16 +77,7 @@ class ExtractiveEngine:
         lex = lexicon_for(self.language or view.language)
         # Messages held back by earlier calls (a fragment, identifiers in a row) come first;
         # a run still open at the end is held back for the next call to merge with what follows.
-        # Reach back past messages that say nothing ("thanks", "please", system actions): the
-        # worker covers those without calling the engine, and a run held before them would be lost.
-        start = j = view.covered
-        while j > 0 and view.covered - j < MAX_HELD:
-            if self._holdable(history, j - 1, lex):
-                start = j = j - 1
-            elif _transparent(history[j - 1], lex):
-                j -= 1
-            else:
-                break
+        start = self._held_start(view, lex)
         end = len(history)
         while end > view.covered and end - view.covered <= MAX_HELD and self._holdable(history, end - 1, lex):
             end -= 1

@@ -77,3 +77,22 @@ async def test_engine_errors_propagate_so_the_case_stays_pending():
     nt = NoteTaker(RecordingEngine(EngineError("down")), PassthroughClassifier())
     with pytest.raises(EngineError):
         await nt.take_notes(view(m(1, "my router is broken")))
+
+
+async def test_identifiers_held_back_by_the_engine_are_noted_when_a_trivial_message_ends_the_case():
+    """The extractive engine holds an identifier-only message to merge it with the next ones; if
+    the conversation then ends with "thanks, bye" the gate must still call it, or the id is lost."""
+    from casenotes.casefile import CaseFile
+    from casenotes.engines.extractive import ExtractiveEngine
+    from casenotes.offline import take_notes_progressively
+
+    events = (m(0, "Hi, my parcel never arrived and the tracking has not moved for a week."),
+              m(1, "Sorry about that. Could you give me the order number?", role="agent"),
+              m(2, "A-55123"),
+              m(3, "thanks, bye"))
+    case = CaseFile("c-held", CaseMetadata(), events)
+    notetaker = NoteTaker(ExtractiveEngine(), PassthroughClassifier())
+    steps = [s async for s in take_notes_progressively(case, notetaker)]
+    assert steps[2].added == [], "the lone identifier is held back for merging"
+    assert not steps[3].result.skipped
+    assert any("A-55123" in c.bullet.text for s in steps for c in s.added)
