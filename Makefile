@@ -52,6 +52,8 @@ model: install-dev       ## rebuild the bundled relevance classifier from data/r
 
 eval: install-dev        ## classifier report on the test split, and on the external blind set when ../shared is there
 	$(BIN)/python -m casenotes.engines.relevance.evaluate --out .casenotes/eval/test   # the committed report is written by make model
+	$(BIN)/python -m casenotes.engines.relevance.evaluate --data data/relevance/independent/bullets.jsonl \
+		--exclude-seen --out reports/relevance/independent
 	@if [ -f ../shared/data/twitter-care/dev.json ]; then $(BIN)/python -m casenotes.engines.relevance.external; \
 	else echo "../shared/data absent: external evaluation skipped"; fi
 

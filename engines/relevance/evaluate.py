@@ -163,11 +163,24 @@ def write_report(metrics: dict, out_dir: Path | str, title: str, extra: dict | N
     return out / "report.md"
 
 
+def drop_seen(items: list[dict], splits_dir: Path = DEFAULT_DATA.parent) -> tuple[list[dict], int]:
+    """Items whose normalised text is not in the training splits (for external sets)."""
+    from casenotes.engines.relevance.split import SPLITS, normalise
+    from casenotes.engines.relevance.train import load_jsonl
+
+    seen = {normalise(it["text"]) for name in SPLITS for it in load_jsonl(splits_dir / f"{name}.jsonl")}
+    kept = [it for it in items if normalise(it["text"]) not in seen]
+    return kept, len(items) - len(kept)
+
+
 def evaluate(model_dir: Path | str, data: Path | str = DEFAULT_DATA, out_dir: Path | str = DEFAULT_OUT,
-             threshold: float = 0.5, extra: dict | None = None) -> dict:
+             threshold: float = 0.5, extra: dict | None = None, exclude_seen: bool = False) -> dict:
     from casenotes.engines.relevance.train import load_jsonl
 
     items = load_jsonl(data)
+    if exclude_seen:
+        items, dropped = drop_seen(items)
+        extra = {**(extra or {}), "items_also_in_training_data_excluded": dropped}
     if not items:
         raise ValueError(f"{data}: no items")
     metrics = evaluate_items(model_dir, items, threshold)
@@ -183,8 +196,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     ap.add_argument("--threshold", type=float, default=0.5)
+    ap.add_argument("--exclude-seen", action="store_true",
+                    help="leave out items whose text is also in the training splits (external sets)")
     a = ap.parse_args(argv)
-    m = evaluate(a.model_dir, a.data, a.out, a.threshold)
+    m = evaluate(a.model_dir, a.data, a.out, a.threshold, exclude_seen=a.exclude_seen)
     print(f"macro F1 {m['macro_f1']:.3f}  micro F1 {m['micro_f1']:.3f}  binary F1 {m['binary_f1']:.3f}  "
           f"AUC {m.get('roc_auc_macro', float('nan')):.3f}  -> {a.out}/report.md")
 
