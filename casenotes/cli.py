@@ -115,6 +115,28 @@ def cmd_classify(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_edit(args: argparse.Namespace) -> int:
+    """What an agent UI does: publish one edit event (edit, delete or add) for a case."""
+    from casenotes.replay import Publisher
+    if args.add is not None:
+        action, bullet_id, text = "add", None, args.add
+    elif args.delete:
+        action, bullet_id, text = "delete", args.bullet, None
+    else:
+        action, bullet_id, text = "edit", args.bullet, args.text
+    if action != "add" and not bullet_id:
+        print("edit: --bullet BULLET_ID is required to edit or delete (see /cases/<id>/ for ids)", file=sys.stderr)
+        return 2
+    if action == "edit" and not (text or "").strip():
+        print("edit: give --text NEW_TEXT, --delete, or --add TEXT", file=sys.stderr)
+        return 2
+    pub = Publisher(Settings.from_env())
+    edit_id = pub.edit(args.case_id, action, bullet_id, text, agent_id=args.agent_id)
+    pub.flush()
+    print(f"published {action} {edit_id} for case {args.case_id}" + (f" bullet {bullet_id}" if bullet_id else ""))
+    return 0
+
+
 def cmd_export_edits(args: argparse.Namespace) -> int:
     from datetime import date
     from casenotes.editlog.export import export_edits
@@ -188,6 +210,16 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("classify", help='label bullets: JSON lines {"text": ...} in, verdicts out')
     s.add_argument("file", help="JSONL file, or - for stdin")
     s.set_defaults(func=cmd_classify)
+
+    s = sub.add_parser("edit", help="publish an agent edit (as an agent UI would): edit, delete or add a bullet")
+    s.add_argument("case_id")
+    s.add_argument("--bullet", help="bullet id (e.g. case-hotel-double-charge:0003)")
+    what = s.add_mutually_exclusive_group(required=True)
+    what.add_argument("--text", help="the new text of the bullet")
+    what.add_argument("--delete", action="store_true", help="delete the bullet")
+    what.add_argument("--add", metavar="TEXT", help="add a new agent-written bullet")
+    s.add_argument("--agent-id", default="agent-cli")
+    s.set_defaults(func=cmd_edit)
 
     s = sub.add_parser("export-edits", help="export the edit log as JSON lines (for training-data pipelines)")
     s.add_argument("--day", help="YYYY-MM-DD")

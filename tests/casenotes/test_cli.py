@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -70,3 +71,28 @@ def test_readme_configuration_table_is_current():
     out = casenotes("settings", "--markdown")
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     assert out.stdout.strip() in readme, "README configuration table is stale: paste `casenotes settings --markdown`"
+
+
+def test_edit_needs_a_bullet_and_a_text():
+    assert casenotes("edit", "c1", "--text", "new text").returncode == 2  # no --bullet
+    out = casenotes("edit", "c1", "--bullet", "c1:0001", "--text", "  ")
+    assert out.returncode == 2 and "--text" in out.stderr
+
+
+@pytest.mark.integration
+def test_edit_publishes_an_agent_edit_event(stack_settings):
+    from casenotes.testing import TopicReader
+
+    env = {**os.environ, **stack_settings.to_env()}
+    runs = [casenotes("edit", "c1", "--bullet", "c1:0002", "--text", "Refund of $40 approved", env=env),
+            casenotes("edit", "c1", "--bullet", "c1:0003", "--delete", env=env),
+            casenotes("edit", "c1", "--add", "Customer prefers e-mail", "--agent-id", "a7", env=env)]
+    assert all(r.returncode == 0 for r in runs), [r.stderr for r in runs]
+    reader = TopicReader(stack_settings, "agent-edits", "agent_edit")
+    try:
+        recs = reader.wait_until(lambda rs: len(rs) >= 3)
+    finally:
+        reader.close()
+    assert [(r["action"], r["bullet_id"], r["text"]) for r in recs] == [
+        ("edit", "c1:0002", "Refund of $40 approved"), ("delete", "c1:0003", None), ("add", None, "Customer prefers e-mail")]
+    assert recs[2]["agent_id"] == "a7" and all(r["case_id"] == "c1" for r in recs)
