@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+from collections import Counter
 from pathlib import Path
 
 
@@ -60,11 +61,7 @@ def evaluate_external(model_dir: Path | str, labels: Path | str = DEFAULT_LABELS
                       threshold: float = 0.5) -> dict:
     items = load_items(labels, source)
     metrics = evaluate_items(model_dir, items, threshold)
-    by_role = {}
-    for role in ("customer", "agent"):
-        sub = [it for it in items if it["role"] == role]
-        if sub:
-            by_role[role] = len(sub)
+    by_role = dict(Counter(it["role"] for it in items))
     extra = {"source": "twitter-care dev (IBM, Apache-2.0), tweets cleaned of @handles and links",
              "keep_everything_binary_f1": round(keep_everything_f1(items), 3), "items_by_role": by_role}
     write_report(metrics, out_dir, f"{Path(model_dir).name} on twitter-care (external, blind)", extra)
