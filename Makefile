@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 # Everything the test suite needs: training (torch pinned to the CPU build), the development
 # Triton server (nvidia-pytriton), and the test tools.
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(PIP) install -e ".[dev,train,triton-dev]"
+	$(PIP) install -e ".[dev,train,triton-dev,eval]"
 	@touch $@ $(VENV)/.installed
 
 install: $(VENV)/.installed

@@ -65,6 +65,11 @@ class Settings:
     openai_continuation: bool = field(default=False, metadata={"help": "Send accepted bullets as an assistant message to continue (vLLM continue_final_message)."})
     llm_concurrency: int = field(default=8, metadata={"help": "LLM requests in flight at once."})
     notes_language: str = field(default="", metadata={"help": "Force the notes language (en, fr, es); empty: the conversation's."})
+    # --- Evaluation judge (casenotes eval) ---------------------------------------------
+    judge_url: str = field(default="http://127.0.0.1:8000/v1", metadata={"help": "Judge endpoint: OpenAI-compatible base URL, or Triton host:port with --judge triton."})
+    judge_model: str = field(default="", metadata={"help": "Judge model name (OpenAI model, or Triton model; empty: ensemble for Triton)."})
+    judge_api_key: str = field(default="", metadata={"help": "API key (Bearer token) for an OpenAI-compatible judge."})
+    judge_triton_protocol: str = field(default="grpc", metadata={"help": "Protocol of a Triton judge: grpc | http | generate."})
     # --- Edit log ------------------------------------------------------------------------
     editlog: str = field(default="sqlite", metadata={"help": "Edit log store: sqlite | cassandra."})
     sqlite_path: str = field(default="", metadata={"help": "SQLite edit-log file; empty: <data_dir>/editlog.sqlite3."})
