@@ -60,7 +60,6 @@ def cmd_take_notes(args: argparse.Namespace) -> int:
     from casenotes.casefile import load_case
     from casenotes.engines.factory import make_classifier, make_engine
     from casenotes.notetaker import NoteTaker
-    from casenotes.offline import take_notes_progressively
 
     overrides = {"engine": args.engine, "triton_url": args.triton_url, "triton_protocol": args.protocol,
                  "classifier": args.classifier}
@@ -68,36 +67,18 @@ def cmd_take_notes(args: argparse.Namespace) -> int:
         overrides["triton_model" if (args.engine or "") == "triton" else "openai_model"] = args.model
     _settings_env(**overrides)
     settings = Settings.from_env()
-    case = load_case(args.case)
-
+    cases = [load_case(p) for p in args.cases]  # all parsed first: a bad file fails before any work
     trace = open(args.trace, "w", encoding="utf-8") if args.trace else None
 
     async def run() -> None:
         notetaker = NoteTaker(make_engine(settings), make_classifier(settings))
-        await notetaker.start()
+        await notetaker.start()  # once for every case file: the model loads once
         engine = notetaker.engine
         print(f"# engine {engine.name} ({engine.model_version}), classifier {notetaker.classifier.name}"
               f" ({notetaker.classifier.model_version})", file=sys.stderr)
         try:
-            async for step in take_notes_progressively(case, notetaker):
-                new = [c.bullet for c in step.added]
-                if trace and not step.result.skipped:
-                    # LLM engines keep the last prompt: the audit trail of what each call was given.
-                    prompt = getattr(engine, "last_prompt", None)
-                    trace.write(json.dumps({
-                        "message_id": step.message.message_id, "prefix": step.result.context.get("prefix", []),
-                        "prompt": prompt.completion_text() if prompt is not None else None,
-                        "answer_prefix": prompt.answer_prefix if prompt is not None else None,
-                    }, ensure_ascii=False) + "\n")
-                if args.format == "jsonl":
-                    print(json.dumps({"message_id": step.message.message_id, "bullets": [
-                        {"bullet_id": b.bullet_id, "text": b.text, "label": b.label, "keep_prob": b.keep_prob}
-                        for b in new], "dropped": [p.text for p in step.result.dropped]}, ensure_ascii=False),
-                        flush=True)
-                elif new:
-                    print(f"[{step.message.message_id}] {step.message.role}: {step.message.text[:80]}")
-                    for b in new:
-                        print(f"    + {b.text}" + (f"  ({b.label})" if b.label else ""))
+            for case in cases:
+                await _take_notes_case(case, notetaker, args, trace)
         finally:
             await notetaker.close()
             if trace:
@@ -105,6 +86,48 @@ def cmd_take_notes(args: argparse.Namespace) -> int:
 
     asyncio.run(run())
     return 0
+
+
+async def _take_notes_case(case, notetaker, args: argparse.Namespace, trace) -> None:
+    from casenotes.offline import take_notes_progressively
+
+    engine, final, calls = notetaker.engine, [], 0
+    if len(args.cases) > 1 and not args.final and args.format == "text":
+        print(f"## {case.case_id}")
+    async for step in take_notes_progressively(case, notetaker):
+        new = [c.bullet for c in step.added]
+        final.extend(new)
+        calls += not step.result.skipped
+        if trace and not step.result.skipped:
+            # LLM engines keep the last prompt: the audit trail of what each call was given.
+            prompt = getattr(engine, "last_prompt", None)
+            trace.write(json.dumps({
+                "case_id": case.case_id, "message_id": step.message.message_id,
+                "prefix": step.result.context.get("prefix", []),
+                "prompt": prompt.completion_text() if prompt is not None else None,
+                "answer_prefix": prompt.answer_prefix if prompt is not None else None,
+            }, ensure_ascii=False) + "\n")
+        if args.final:
+            continue
+        if args.format == "jsonl":
+            print(json.dumps({"case_id": case.case_id, "message_id": step.message.message_id, "bullets": [
+                {"bullet_id": b.bullet_id, "text": b.text, "label": b.label, "keep_prob": b.keep_prob}
+                for b in new], "dropped": [p.text for p in step.result.dropped]}, ensure_ascii=False), flush=True)
+        elif new:
+            print(f"[{step.message.message_id}] {step.message.role}: {step.message.text[:80]}")
+            for b in new:
+                print(f"    + {b.text}" + (f"  ({b.label})" if b.label else ""))
+    if not args.final:
+        return
+    if args.format == "jsonl":
+        print(json.dumps({"case_id": case.case_id, "notes": [
+            {"bullet_id": b.bullet_id, "text": b.text, "label": b.label, "keep_prob": b.keep_prob,
+             "trigger_message_id": b.trigger_message_id} for b in final],
+            "engine_calls": calls, "messages": len(case.events)}, ensure_ascii=False), flush=True)
+    else:
+        print(f"## {case.case_id} ({len(case.events)} messages, {calls} engine calls)")
+        for b in final:
+            print(f"- {b.text}")
 
 
 def cmd_classify(args: argparse.Namespace) -> int:
@@ -196,8 +219,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--web-port", type=int, default=6066)
     s.set_defaults(func=cmd_demo)
 
-    s = sub.add_parser("take-notes", help="run one case file through the note-taker, message by message")
-    s.add_argument("case", type=Path)
+    s = sub.add_parser("take-notes", help="run case files through the note-taker, message by message")
+    s.add_argument("cases", type=Path, nargs="+", metavar="CASE.json")
+    s.add_argument("--final", action="store_true",
+                   help="print each case's final notes once (jsonl: one line per case) instead of per message")
     s.add_argument("--engine", choices=["extractive", "triton", "openai"])
     s.add_argument("--triton-url", help="host:port (gRPC 8001, HTTP 8000)")
     s.add_argument("--protocol", choices=["http", "grpc", "generate"])
@@ -230,6 +255,9 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("triton-dev", help="development Triton server (PyTriton, CPU) with the TensorRT-LLM "
                        "ensemble interface; a stand-in for Mixtral (see infra/triton/README.md)", add_help=False)
     s.add_argument("options", nargs="*", help="--http-port 8000 --grpc-port 8001 [--test-models]; see triton-dev --help")
+
+    from casenotes.eval.cli import add_eval_parser
+    add_eval_parser(sub)
 
     s = sub.add_parser("settings", help="print the configuration (CASENOTES_* variables)")
     s.add_argument("--markdown", action="store_true")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import AsyncIterator
 
 from casenotes.casefile import CaseFile
-from casenotes.model import Message
+from casenotes.model import CaseView, Message
 from casenotes.notetaker import NoteTaker
 from casenotes.state import CaseState, NoteChange, NoteResult
 
@@ -17,6 +17,7 @@ class Step:
     message: Message
     result: NoteResult
     added: list[NoteChange]
+    view: CaseView  # what the note-taker was given for this message
 
 
 async def take_notes_progressively(case: CaseFile, notetaker: NoteTaker) -> AsyncIterator[Step]:
@@ -25,5 +26,6 @@ async def take_notes_progressively(case: CaseFile, notetaker: NoteTaker) -> Asyn
     for message in case.events:
         now = int(time.time() * 1000)
         state.add_message(message, now)
-        result = await notetaker.take_notes(state.view())
-        yield Step(message, result, state.apply_result(result, int(time.time() * 1000)))
+        view = state.view()
+        result = await notetaker.take_notes(view)
+        yield Step(message, result, state.apply_result(result, int(time.time() * 1000)), view)

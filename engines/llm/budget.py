@@ -93,18 +93,18 @@ class PromptBudget:
         self.stats = BudgetStats()
         self.on_cut = on_cut
 
-    def build(self, view: CaseView, language: str) -> Prompt:
+    def build(self, view: CaseView, language: str, style: str = "progressive") -> Prompt:
         self.stats.prompts += 1
-        full = build_prompt(view, language=language)
+        full = build_prompt(view, language=language, style=style)
         if self.counter.count(full.completion_text()) <= self.limit:
             return full
         turns = history_turns(view)
         costs = [self.counter.count(render_turn(t)) + _SEPARATOR_TOKENS for t in turns]
-        empty = build_prompt(view, items=[Omission(len(turns))], language=language)
+        empty = build_prompt(view, items=[Omission(len(turns))], language=language, style=style)
         fixed = self.counter.count(empty.completion_text())
         keep = self._choose(view, costs, self.limit - fixed)
         while True:
-            prompt = build_prompt(view, items=_with_markers(turns, keep), language=language)
+            prompt = build_prompt(view, items=_with_markers(turns, keep), language=language, style=style)
             # Per-turn counts are additive only approximately: verify, drop one more if needed.
             if self.counter.count(prompt.completion_text()) <= self.limit:
                 break

@@ -100,10 +100,18 @@ class PrefixPromptEngine:
 
     # --- the SummarizationEngine interface -----------------------------------------------------
     async def propose(self, view: CaseView) -> list[str]:
+        return await self._propose(view, "progressive")
+
+    async def summarize(self, view: CaseView) -> list[str]:
+        """Bullets for the turns of ``view`` with the segment prompt (no prefix): the chunk and
+        bulk baselines of the evaluation harness."""
+        return await self._propose(view, "segment")
+
+    async def _propose(self, view: CaseView, style: str) -> list[str]:
         if not view.new_messages:
             return []
         await self.ensure_started()
-        prompt = self.budget.build(view, notes_language(view, self.options.notes_language))
+        prompt = self.budget.build(view, notes_language(view, self.options.notes_language), style)
         self.last_prompt = prompt
         answer = await self.resilience.call(lambda: self._generate(prompt), f"notes for case {view.case_id}")
         self.last_answer = answer

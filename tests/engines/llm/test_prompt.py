@@ -72,3 +72,14 @@ def test_chat_messages_continuation_and_notes_so_far():
 def test_multiline_edited_bullet_stays_one_list_item():
     p = build_prompt(view(OPENING, [bullet(0, "Agent note:\nline two", edited=True)], covered=2))
     assert p.answer_prefix == "- Agent note: line two\n"
+
+
+def test_segment_style_summarizes_the_turns_shown_without_a_prefix():
+    from casenotes.engines.llm.prompt import build_prompt
+    from casenotes.model import CaseMetadata, CaseView, Message
+
+    view = CaseView("c1", CaseMetadata(), (Message("m1", "chat", "customer", "My order 55812 is late", "t"),), (), 0)
+    progressive, segment = build_prompt(view), build_prompt(view, style="segment")
+    assert "summarize the conversation turns" in segment.system and "NEW note bullets" not in segment.system
+    assert "quoted conversation data" in segment.system  # the injection rule holds in both styles
+    assert segment.user == progressive.user and segment.answer_prefix == ""
