@@ -57,7 +57,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_take_notes(args: argparse.Namespace) -> int:
-    from casenotes.casefile import load_case
+    from casenotes.casefile import CaseFileError, load_case
     from casenotes.engines.factory import make_classifier, make_engine
     from casenotes.notetaker import NoteTaker
 
@@ -67,7 +67,11 @@ def cmd_take_notes(args: argparse.Namespace) -> int:
         overrides["triton_model" if (args.engine or "") == "triton" else "openai_model"] = args.model
     _settings_env(**overrides)
     settings = Settings.from_env()
-    cases = [load_case(p) for p in args.cases]  # all parsed first: a bad file fails before any work
+    try:
+        cases = [load_case(p) for p in args.cases]  # all parsed first: a bad file fails before any work
+    except (CaseFileError, OSError) as exc:
+        print(f"take-notes: {exc}", file=sys.stderr)
+        return 2
     trace = open(args.trace, "w", encoding="utf-8") if args.trace else None
 
     async def run() -> None:

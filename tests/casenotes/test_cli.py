@@ -28,6 +28,28 @@ def test_take_notes_extractive_jsonl_reports_each_message():
     assert ids and len(ids) == len(set(ids))
 
 
+def test_take_notes_final_runs_many_case_files_in_one_process():
+    paths = sample_case_paths()[:3]
+    out = casenotes("take-notes", *map(str, paths), "--final", "--format", "jsonl", "--classifier", "passthrough")
+    assert out.returncode == 0, out.stderr
+    lines = [json.loads(line) for line in out.stdout.splitlines()]
+    assert [line["case_id"] for line in lines] == [json.loads(p.read_text())["case_id"] for p in paths]
+    for line, path in zip(lines, paths):
+        assert line["messages"] == len(json.loads(path.read_text())["events"])
+        assert 0 < line["engine_calls"] <= line["messages"]
+        assert line["notes"] and {"bullet_id", "text", "label", "keep_prob", "trigger_message_id"} <= set(line["notes"][0])
+        assert all(n["bullet_id"].startswith(line["case_id"] + ":") for n in line["notes"])
+    assert out.stderr.count("# engine") == 1  # engine and classifier started once for all files
+
+
+def test_take_notes_refuses_a_bad_file_before_any_work(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{")
+    out = casenotes("take-notes", str(sample_case_paths()[0]), str(bad), "--final")
+    assert out.returncode == 2 and "not valid JSON" in out.stderr and not out.stdout
+    assert "Traceback" not in out.stderr
+
+
 @pytest.mark.integration
 @pytest.mark.parametrize("protocol,port_attr", [("grpc", "grpc_url"), ("http", "http_url")])
 def test_take_notes_against_a_triton_server_it_did_not_start(dev_triton, protocol, port_attr, tmp_path):
