@@ -130,3 +130,143 @@ def test_round_trip_through_dict():
 def test_normalize():
     assert normalize("Customer: Refund of $45, issued!") == normalize("customer refund of $45 issued")
     assert normalize("Réservé") == normalize("reserve")
+
+
+# -- bounded state (issue 10) -------------------------------------------------------------
+import json  # noqa: E402
+import time  # noqa: E402
+
+from casenotes import state as state_mod  # noqa: E402
+from casenotes.model import CaseMetadata  # noqa: E402
+from casenotes.state import MAX_RECORD_BYTES, StateTooLarge  # noqa: E402
+
+
+def run_case(n, text=lambda i: f"customer says detail number {i} about order {i}", bullets_per_msg=1, s=None):
+    s = s or CaseState("long")
+    sizes, times = [], []
+    for i in range(n):
+        t0 = time.perf_counter()
+        s.add_message(Message(f"m{i}", "chat", "customer" if i % 2 else "agent", text(i), "2026-01-01T10:00:00Z"), i)
+        texts = [f"Point {i}.{k}: {text(i)[:120]}" for k in range(bullets_per_msg)]
+        s.apply_result(NoteResult(s.case_id, f"m{i}", tuple(Proposal(t) for t in texts), engine="t",
+                                  context={"message_ids": [f"m{i}"], "prefix": [b.text for b in s.view().bullets]}),
+                       i + 1)
+        data = s.to_bytes()
+        times.append(time.perf_counter() - t0)
+        sizes.append(len(data))
+    return s, sizes, times
+
+
+def test_record_size_is_bounded_independent_of_message_count():
+    s, sizes, times = run_case(1000)
+    assert max(sizes) <= MAX_RECORD_BYTES
+    # It plateaus: the record at 1,000 messages is no bigger than at 500 (budget reached early).
+    assert sizes[-1] <= max(sizes[:500]) * 1.15
+    assert sizes[-1] < 200_000
+    # Per-message work does not grow with case length.
+    early, late = sorted(times[200:300])[50], sorted(times[900:1000])[50]
+    assert late < early * 2.5 + 0.001
+    assert s.message_count == 1000 and s.covered + s.trimmed == 1000 and not s.pending
+    assert s.history[0].message_id == "m0", "the case start is kept"
+    assert s.archived > 0 and s.next_seq == 1001
+
+
+def test_bullet_context_holds_references_not_copies_of_earlier_bullets():
+    s, sizes, _ = run_case(60)
+    for b in s.bullets:
+        assert "prefix" not in b.context
+        assert len(json.dumps(b.context)) < 200
+    last = s.bullets[-1]
+    assert s.prefix_texts(last) == [b.text for b in s.bullets[:-1]]
+
+
+def test_edit_log_context_rebuilds_the_prefix_texts_at_edit_time():
+    s = CaseState("c")
+    s.add_message(msg(1), 0)
+    (a,) = s.apply_result(result(s, "first point"), 1)
+    s.add_message(msg(2, "second"), 2)
+    (b,) = s.apply_result(NoteResult("c", "m2", (Proposal("second point"),),
+                                     context={"message_ids": ["m2"], "prefix": ["first point"]}), 3)
+    s.apply_edit({"edit_id": "e1", "action": "edit", "bullet_id": a.bullet.bullet_id, "text": "first point, fixed"})
+    rec = s.apply_edit({"edit_id": "e2", "action": "delete", "bullet_id": b.bullet.bullet_id}).log_record
+    ctx = rec["generation_context"]
+    assert ctx["prefix_bullets"] == ["first point, fixed"]
+    assert ctx["new_message_ids"] == ["m2"]
+    assert [m["message_id"] for m in ctx["history"]] == ["m1", "m2"]
+
+
+def test_prefix_seqs_exclude_bullets_added_after_the_view():
+    s = CaseState("c")
+    s.add_message(msg(1), 0)
+    s.apply_result(result(s, "one"), 1)
+    s.add_message(msg(2, "two"), 2)
+    view = s.view()
+    s.apply_edit({"edit_id": "e", "action": "add", "text": "agent note"})  # lands while the engine runs
+    r = NoteResult("c", "m2", (Proposal("two"),), context={"message_ids": ["m2"]}).with_prefix_refs(view)
+    (added,) = s.apply_result(r, 3)
+    assert s.prefix_texts(added.bullet) == ["one"]
+
+
+def test_long_messages_keep_the_record_under_the_limit():
+    s, sizes, _ = run_case(160, text=lambda i: (f"{i} " + "lorem ipsum dolor sit amet " * 400)[:7900])
+    assert max(sizes) <= MAX_RECORD_BYTES and max(sizes) < 250_000
+    assert s.covered + s.trimmed == 160
+
+
+def test_non_ascii_and_escaped_texts_stay_under_the_limit():
+    s, sizes, _ = run_case(120, text=lambda i: ("é\"\\\n\x01日本語" * 1300)[:7900])
+    assert max(sizes) <= MAX_RECORD_BYTES
+
+
+def test_an_uncovered_backlog_over_budget_drops_its_oldest_messages_and_counts_them():
+    s = CaseState("c")
+    for i in range(300):  # engine down: nothing gets covered
+        s.add_message(Message(f"m{i}", "chat", "customer", "x" * 5000, "t"), i)
+    assert len(s.to_bytes()) <= MAX_RECORD_BYTES
+    assert s.overflowed > 0 and s.history[-1].message_id == "m299" and s.history[0].message_id == "m0"
+    assert s.pending and s.message_count == 300
+
+
+def test_redelivered_message_after_compaction_is_not_appended_again():
+    s, _, _ = run_case(600)
+    assert s.history[KEEP_START := state_mod.KEEP_CASE_START].message_id != "m8"
+    before = s.message_count
+    assert not s.add_message(Message("m8", "chat", "agent", "again", "t"), 0)
+    assert s.message_count == before and KEEP_START
+
+
+def test_archived_bullets_are_never_re_added_and_cannot_be_edited():
+    s, _, _ = run_case(800)
+    assert s.bullet("long:0100") is None and s.archived
+    s.add_message(Message("new", "chat", "customer", "hi", "t"), 0)
+    old_text = "Point 100.0: customer says detail number 100 about order 100"
+    assert s.apply_result(NoteResult("long", "new", (Proposal(old_text),)), 1) == []
+    with pytest.raises(EditError, match="archived"):
+        s.apply_edit({"edit_id": "x", "action": "edit", "bullet_id": "long:0100", "text": "new"})
+
+
+def test_huge_metadata_is_truncated_not_refused():
+    s = CaseState("c", CaseMetadata(customer={f"k{i}": "v" * 20000 for i in range(100)}))
+    s.add_message(msg(1), 0)
+    assert len(s.to_bytes()) <= MAX_RECORD_BYTES
+
+
+def test_an_impossible_record_raises_and_leaves_the_state_unchanged():
+    s = CaseState("c" * (MAX_RECORD_BYTES + 10))
+    s.add_message(msg(1), 0)
+    before = s.to_dict()
+    with pytest.raises(StateTooLarge):
+        s.to_bytes()
+    assert s.to_dict() == before
+
+
+def test_bytes_round_trip_and_old_records_still_load():
+    s, _, _ = run_case(30)
+    assert CaseState.from_bytes(s.to_bytes()) == s
+    old = {"case_id": "c", "history": [msg(1).to_dict()], "received_ms": [0], "covered": 1, "next_seq": 2,
+           "bullets": [{"bullet_id": "c:0001", "seq": 1, "text": "a", "trigger_message_id": "m1",
+                        "context": {"message_ids": ["m1"], "prefix": ["zero"]}}]}
+    old_state = CaseState.from_bytes(json.dumps(old).encode())
+    rec = old_state.apply_edit({"edit_id": "e", "action": "delete", "bullet_id": "c:0001"}).log_record
+    assert rec["generation_context"]["prefix_bullets"] == ["zero"]
+    assert rec["generation_context"]["new_message_ids"] == ["m1"]
