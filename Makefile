@@ -50,7 +50,13 @@ model: install-dev       ## rebuild the bundled relevance classifier from data/r
 	$(BIN)/python -m casenotes.engines.relevance.split
 	$(BIN)/python -m casenotes.engines.relevance.export
 
-eval: install-dev        ## classifier report on the test split, and on the external blind set when ../shared is there
+TWEETSUMM_VALID := ../shared/data/tweetsumm/valid.jsonl
+EVAL_SYSTEMS    := progressive,progressive-nofilter,chunk-200,chunk-500,bulk,lead-2,first-last-tagged
+
+eval: install-dev        ## notes on TweetSumm valid (5 systems + baselines, judge skipped); classifier reports
+	@if [ -f $(TWEETSUMM_VALID) ]; then $(BIN)/casenotes eval run --dataset tweetsumm:$(TWEETSUMM_VALID) \
+		--systems $(EVAL_SYSTEMS) --out reports/eval/tweetsumm-valid; \
+	else echo "$(TWEETSUMM_VALID) absent: note evaluation skipped"; fi
 	$(BIN)/python -m casenotes.engines.relevance.evaluate --out .casenotes/eval/test   # the committed report is written by make model
 	$(BIN)/python -m casenotes.engines.relevance.evaluate --data data/relevance/independent/bullets.jsonl \
 		--exclude-seen --out reports/relevance/independent

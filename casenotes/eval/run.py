@@ -109,7 +109,8 @@ def _add_bertscore(cfg: EvalConfig, dialogues: list[Dialogue], runs: dict[str, l
 
 async def _add_judge(cfg: EvalConfig, dialogues: list[Dialogue], runs: dict[str, list[SystemRun]],
                      metrics: dict[str, list[dict[str, float]]]) -> tuple[str | None, dict[str, list[dict]]]:
-    from casenotes.eval.judge import make_judge
+    from casenotes.engines.base import EngineError
+    from casenotes.eval.judge import JudgeVerdict, make_judge
 
     cache = cfg.judge_cache or cfg.settings.data_path / "judge-cache"
     judge = make_judge(cfg.judge, cfg.settings, cache)
@@ -117,26 +118,46 @@ async def _add_judge(cfg: EvalConfig, dialogues: list[Dialogue], runs: dict[str,
         return None, {}
     verdicts: dict[str, list[dict]] = {name: [{} for _ in dialogues] for name in runs}
     limit = asyncio.Semaphore(cfg.judge_concurrency)
-    await judge.start()
     try:
-        bar = tqdm(total=len(runs) * len(dialogues), desc="judge", unit="case", file=sys.stderr)
+        await judge.start()
+    except EngineError as exc:  # the notes and other metrics are still worth a report
+        log.error("judge not reachable, judge columns skipped: %s", exc)
+        await judge.close()
+        return f"skipped: judge not reachable ({exc})", {}
+    try:
+        # Systems often agree on a dialogue's notes: judge each distinct note set once.
+        jobs: dict[tuple[int, tuple[str, ...]], list[str]] = {}
+        for name in runs:
+            for i in range(len(dialogues)):
+                jobs.setdefault((i, tuple(runs[name][i].notes)), []).append(name)
+        bar = tqdm(total=len(jobs), desc="judge", unit="note set", file=sys.stderr)
 
-        async def one(name: str, i: int) -> None:
+        async def one(i: int, notes: tuple[str, ...], names: list[str]) -> None:
             async with limit:
-                v = await judge.judge(dialogues[i], runs[name][i].notes)
-            verdicts[name][i] = v.to_dict()
-            if v.error is None:
-                metrics[name][i].update(judge_overall=v.overall, judge_completeness=v.completeness,
-                                        judge_truthfulness=v.truthfulness)
-            else:
-                metrics[name][i]["judge_errors"] = 1.0
+                try:
+                    v = await judge.judge(dialogues[i], notes)
+                except EngineError as exc:  # unreachable after retries: recorded, the run goes on
+                    v = JudgeVerdict(dialogues[i].id, error=f"judge unreachable: {exc}")
+            for name in names:
+                verdicts[name][i] = v.to_dict()
+                if v.error is None:  # completeness is None when nothing was applicable
+                    nan = float("nan")
+                    metrics[name][i].update({k: nan if x is None else x for k, x in (
+                        ("judge_overall", v.overall), ("judge_completeness", v.completeness),
+                        ("judge_truthfulness", v.truthfulness))})
+                else:
+                    metrics[name][i]["judge_errors"] = 1.0
             bar.update()
 
-        await asyncio.gather(*(one(name, i) for name in runs for i in range(len(dialogues))))
+        await asyncio.gather(*(one(i, notes, names) for (i, notes), names in jobs.items()))
         bar.close()
     finally:
         await judge.close()
-    return judge.description, verdicts
+    errors = sum(1 for name in metrics for m in metrics[name] if m.get("judge_errors"))
+    if errors:
+        log.warning("judge: %d of %d verdicts unusable or unreachable (left out of the judge columns)",
+                    errors, len(runs) * len(dialogues))
+    return f"{judge.description}" + (f"; {errors} verdicts unusable" if errors else ""), verdicts
 
 
 def summarize(metrics: dict[str, list[dict[str, float]]], reference: str) -> tuple[dict, list[dict]]:
