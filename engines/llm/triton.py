@@ -24,15 +24,36 @@ import numpy as np
 from casenotes.engines.base import EngineError, EngineUnavailable
 from casenotes.engines.llm.engine import LLMOptions, PrefixPromptEngine
 from casenotes.engines.llm.prompt import Prompt
-from casenotes.engines.llm.resilience import PermanentError
+from casenotes.engines.llm.resilience import ModelNotReady, PermanentError
 
 PROTOCOLS = ("grpc", "http", "generate")
 #: Stop when the model closes the notes, starts a new section or forges a conversation turn.
 DEFAULT_STOP_WORDS = ("</notes>", "<turn", "</turn>", "###")
 
-_GRPC_PERMANENT = {"StatusCode.INVALID_ARGUMENT", "StatusCode.NOT_FOUND", "StatusCode.UNIMPLEMENTED",
-                   "StatusCode.UNAUTHENTICATED", "StatusCode.PERMISSION_DENIED", "StatusCode.FAILED_PRECONDITION"}
-_GRPC_DOWN = {"StatusCode.UNAVAILABLE"}
+_PERMANENT = {"StatusCode.INVALID_ARGUMENT", "StatusCode.NOT_FOUND", "StatusCode.UNIMPLEMENTED",
+              "StatusCode.UNAUTHENTICATED", "StatusCode.PERMISSION_DENIED", "StatusCode.FAILED_PRECONDITION",
+              "400", "401", "403", "404", "422"}
+_DOWN = {"StatusCode.UNAVAILABLE", "502", "503", "504"}
+_OVERLOADED = {"StatusCode.RESOURCE_EXHAUSTED", "429"}
+#: What Triton says while a model is loading, unloading or failed to load (NOT_FOUND / 400 over
+#: HTTP, yet transient): "Request for unknown model: 'm' has no available versions", "... version 1
+#: is not at ready state". A name that was never loaded says "... is not found": permanent.
+_MODEL_NOT_READY = ("no available versions", "not at ready state", "is not ready", "is loading",
+                    "is unloading", "being loaded", "being unloaded")
+_CONNECTION = ("failed to connect", "connection refused", "connection reset", "socket closed", "unavailable")
+
+
+def classify_error(status: str, message: str) -> type[EngineError]:
+    """The engine error a Triton answer means, from its status (gRPC ``StatusCode.X`` or HTTP
+    code) and message: what decides is whether retrying later can succeed, not the status alone."""
+    msg = message.lower()
+    if any(p in msg for p in _MODEL_NOT_READY):
+        return ModelNotReady
+    if status in _DOWN or any(p in msg for p in _CONNECTION):
+        return EngineUnavailable
+    if status in _PERMANENT:
+        return PermanentError
+    return EngineError  # overloaded, deadline exceeded, internal: transient, retried
 
 
 class TritonEngine(PrefixPromptEngine):
@@ -60,6 +81,7 @@ class TritonEngine(PrefixPromptEngine):
         self.exclude_input_in_output = exclude_input_in_output
         self._client: Any = None
         self._session: aiohttp.ClientSession | None = None
+        self.resilience.on_probe = self.reconnect
 
     @classmethod
     def from_settings(cls, settings: Any, **kwargs: Any) -> "TritonEngine":
@@ -75,7 +97,7 @@ class TritonEngine(PrefixPromptEngine):
     def connected(self) -> bool:
         return self._client is not None or self._session is not None
 
-    async def start(self) -> None:
+    def _connect(self) -> None:
         if self.protocol == "grpc":
             import tritonclient.grpc.aio as grpcclient
             self._client = grpcclient.InferenceServerClient(self.endpoint, ssl=self.ssl)
@@ -85,6 +107,19 @@ class TritonEngine(PrefixPromptEngine):
                                                             conn_timeout=self.options.timeout_s)
         else:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.options.timeout_s))
+
+    async def reconnect(self) -> None:
+        """A fresh channel for the circuit breaker's probe. A gRPC channel that failed to connect
+        backs off its reconnection (up to minutes) and fails every call meanwhile with the cached
+        error, even once the server is back: measured 7 s after a 6 s outage of the dev server."""
+        if not self.connected:
+            return  # never started: ensure_started() connects
+        old = self._client or self._session
+        self._connect()  # before closing the old one: a concurrent call never sees no client
+        await old.close()
+
+    async def start(self) -> None:
+        self._connect()
         where = f"Triton at {self.endpoint} ({self.protocol}), model {self.model!r}"
         try:
             version = await asyncio.wait_for(self._check_ready(), self.options.timeout_s)
@@ -215,14 +250,7 @@ class _ErrorMapper:
 
         if isinstance(exc, InferenceServerException):
             status = str(exc.status() or "")
-            msg = exc.message() or str(exc)
-            if status in _GRPC_DOWN or "connect" in msg.lower() or "unavailable" in msg.lower():
-                raise EngineUnavailable(f"server unavailable: {msg}") from exc
-            if status == "StatusCode.DEADLINE_EXCEEDED":
-                raise EngineError(f"deadline exceeded: {msg}") from exc
-            if status in _GRPC_PERMANENT or status in ("400", "401", "403", "404"):
-                raise PermanentError(f"request refused ({status}): {msg}") from exc
-            raise EngineError(f"inference failed ({status or 'no status'}): {msg}") from exc
+            raise _error(status, exc.message() or str(exc)) from exc
         if isinstance(exc, (aiohttp.ClientConnectionError, ConnectionError, OSError)):
             raise EngineUnavailable(f"cannot connect: {exc}") from exc
         if isinstance(exc, aiohttp.ClientError):
@@ -230,13 +258,17 @@ class _ErrorMapper:
         return False
 
 
+_WHAT = {ModelNotReady: "model not ready", EngineUnavailable: "server unavailable",
+         PermanentError: "request refused", EngineError: "inference failed"}
+
+
+def _error(status: str, message: str) -> EngineError:
+    kind = classify_error(status, message)
+    return kind(f"{_WHAT[kind]} ({status or 'no status'}): {message}")
+
+
 def _http_error(status: int, payload: str) -> EngineError:
-    detail = payload[:300]
-    if status in (400, 401, 403, 404, 422):
-        return PermanentError(f"HTTP {status}: {detail}")
-    if status in (502, 503, 504):
-        return EngineUnavailable(f"HTTP {status}: {detail}")
-    return EngineError(f"HTTP {status}: {detail}")
+    return _error(str(status), payload[:300])
 
 
 def _first_text(array: np.ndarray | None) -> str:

@@ -163,6 +163,7 @@ async def test_timeout(server):
 async def test_server_down_circuit_then_recovery(server):
     engine = engine_for(server, options=LLMOptions(timeout_s=2.0, retries=1, breaker_threshold=2, breaker_cooldown_s=0.5))
     await engine.start()
+    engine.resilience.wait_open_s = 0  # refuse at once while open (waiting: test_resilience.py)
     try:
         await server.stop()
         with pytest.raises(EngineUnavailable, match="cannot connect"):

@@ -3,7 +3,7 @@ import asyncio
 import pytest
 
 from casenotes.engines.base import EngineError, EngineUnavailable
-from casenotes.engines.llm.resilience import CircuitBreaker, PermanentError, Resilience
+from casenotes.engines.llm.resilience import CircuitBreaker, ModelNotReady, PermanentError, Resilience
 
 
 class Clock:
@@ -66,7 +66,7 @@ async def test_permanent_error_is_not_retried():
 
 async def test_timeout_and_circuit_opens():
     r = Resilience("t", timeout_s=0.05, retries=1, backoff_initial_s=0.001,
-                   breaker=CircuitBreaker(threshold=3, cooldown_s=60))
+                   breaker=CircuitBreaker(threshold=3, cooldown_s=60), wait_open_s=0)
 
     async def hang():
         await asyncio.sleep(1)
@@ -96,3 +96,79 @@ async def test_concurrency_limit():
 
     assert sum(await asyncio.gather(*(r.call(work) for _ in range(8)))) == 8
     assert peak == 2
+
+
+async def test_model_not_ready_is_retried_and_counts_against_the_circuit():
+    r = Resilience("t", retries=2, backoff_initial_s=0.001, breaker=CircuitBreaker(threshold=3, cooldown_s=60),
+                   wait_open_s=0)
+    calls = []
+
+    async def unloading():
+        calls.append(1)
+        raise ModelNotReady("Request for unknown model: 'ensemble' has no available versions")
+
+    with pytest.raises(ModelNotReady):
+        await r.call(unloading)
+    assert len(calls) == 3 and r.breaker.state == "open"
+
+
+async def test_waiting_calls_all_go_ahead_when_the_probe_succeeds():
+    """Circuit open, the server comes back: one probe (after the on_probe hook) and every case
+    waiting on the circuit proceeds at once, instead of each failing and backing off alone."""
+    r = Resilience("t", retries=0, breaker=CircuitBreaker(threshold=1, cooldown_s=0.2), wait_open_s=5)
+    up, events = False, []
+
+    async def server():
+        events.append("request")
+        if not up:
+            raise EngineUnavailable("down")
+        await asyncio.sleep(0.01)
+        return "ok"
+
+    async def reconnect():
+        events.append("reconnect")
+
+    r.on_probe = reconnect
+    with pytest.raises(EngineUnavailable):
+        await r.call(server)
+    assert r.breaker.state == "open"
+    up = True
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    assert await asyncio.gather(*(r.call(server) for _ in range(20))) == ["ok"] * 20
+    assert loop.time() - t0 < 0.5  # the cool-down (0.2 s) + one probe, not 20 backoffs
+    assert events[1:3] == ["reconnect", "request"] and events.count("reconnect") == 1
+    assert r.stats.short_circuited == 0 and r.breaker.state == "closed"
+
+
+async def test_a_waiting_call_fails_after_wait_open_s_with_a_retry_hint():
+    clock_start = asyncio.get_running_loop().time()
+    r = Resilience("t", retries=0, breaker=CircuitBreaker(threshold=1, cooldown_s=30), wait_open_s=0.1)
+
+    async def down():
+        raise EngineUnavailable("down")
+
+    with pytest.raises(EngineUnavailable) as first:
+        await r.call(down)
+    assert 29 < first.value.retry_after_s <= 30
+    with pytest.raises(EngineUnavailable, match="circuit open") as refused:
+        await r.call(down)
+    assert asyncio.get_running_loop().time() - clock_start >= 0.1
+    assert r.stats.attempts == 1 and 29 < refused.value.retry_after_s <= 30
+
+
+async def test_a_cancelled_probe_frees_the_half_open_slot():
+    r = Resilience("t", retries=0, breaker=CircuitBreaker(threshold=1, cooldown_s=0.01), wait_open_s=0)
+
+    async def down():
+        raise EngineUnavailable("down")
+
+    with pytest.raises(EngineUnavailable):
+        await r.call(down)
+    await asyncio.sleep(0.02)
+    probe = asyncio.create_task(r.call(lambda: asyncio.sleep(10)))
+    await asyncio.sleep(0.01)
+    probe.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await probe
+    assert await r.call(lambda: asyncio.sleep(0, "ok")) == "ok"

@@ -1,6 +1,7 @@
 """The Triton engine against the REAL dev Triton server (PyTriton's tritonserver on CPU)."""
 import asyncio
 import dataclasses
+from pathlib import Path
 
 import pytest
 
@@ -8,6 +9,7 @@ from casenotes.engines.base import EngineError, EngineUnavailable
 from casenotes.engines.llm.devserver import DevTritonProcess, free_port
 from casenotes.engines.llm.engine import LLMOptions
 from casenotes.engines.llm.prompt import ANSWER_HEADER
+from casenotes.engines.llm.resilience import ModelNotReady
 from casenotes.engines.llm.triton import TritonEngine
 from casenotes.settings import Settings
 from llm_cases import FOLLOW_UP, OPENING, SLOW_S, bullet, view
@@ -125,6 +127,63 @@ def test_bad_configuration_is_rejected():
         TritonEngine("127.0.0.1:8000", protocol="http", streaming=True)
 
 
+def repository_token(server) -> str:
+    """PyTriton restricts the model-repository API to a random token it passes to tritonserver on
+    its command line: read it there (test-only) to unload a model like an operator would."""
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            args = cmdline.read_bytes().decode(errors="replace").split("\0")
+        except OSError:
+            continue
+        if any("tritonserver" in a for a in args[:1]) and str(server.http_port) in args:
+            for a in args:
+                if "triton-access-token=" in a:
+                    return a.rsplit("triton-access-token=", 1)[1]
+    pytest.skip("tritonserver's repository access token not found in /proc (not Linux?)")
+
+
+@pytest.mark.slow
+async def test_unload_is_transient_and_recovery_is_one_probe(tmp_path):
+    """Finding 11.3 on the real server. Unloading the model makes Triton answer NOT_FOUND "has no
+    available versions": retried and counted by the circuit (was: permanent, and a success for the
+    breaker). Then Triton is stopped and started again: every waiting case goes ahead within one
+    cool-down, and the gRPC engine's probe reconnects (was: the cached channel error failed it)."""
+    import tritonclient.http.aio as httpclient
+
+    server = DevTritonProcess(str(tmp_path / "triton.log")).start()
+    opts = LLMOptions(timeout_s=3.0, retries=2, breaker_threshold=3, breaker_cooldown_s=1.0)
+    engines = [engine_for(server, "http", options=opts), engine_for(server, "grpc", options=opts)]
+    repo = httpclient.InferenceServerClient(server.http_url)
+    try:
+        for e in engines:
+            await e.start()
+            assert await e.propose(view(OPENING))
+        await repo.unload_model("ensemble", headers={"triton-access-token": repository_token(server)})
+        for e in engines:
+            with pytest.raises(ModelNotReady, match="no available versions"):
+                await e.propose(view(OPENING))
+            assert e.resilience.stats.attempts == 4 and e.resilience.breaker.state == "open", e.protocol
+        server.stop()
+        for e in engines:
+            e.resilience.wait_open_s = 0.5  # do not wait for a probe that cannot succeed
+            with pytest.raises(EngineUnavailable):
+                await e.propose(view(OPENING))
+            e.resilience.wait_open_s = 10.0
+        await asyncio.sleep(1.5)  # the gRPC channel is now backing off its reconnection
+        server.start()
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        results = await asyncio.gather(*(e.propose(view(OPENING, case_id=f"c{i}")) for e in engines for i in range(10)))
+        elapsed = loop.time() - started
+        assert all(results) and elapsed < 3.0, elapsed  # one cool-down (1 s) + one probe, for all 20 cases
+        assert all(e.resilience.breaker.state == "closed" for e in engines)
+    finally:
+        await repo.close()
+        for e in engines:
+            await e.close()
+        server.stop()
+
+
 @pytest.mark.slow
 async def test_outage_retries_circuit_and_recovery(tmp_path):
     """Server up -> notes; server stopped -> EngineUnavailable after retries, then the circuit
@@ -135,6 +194,7 @@ async def test_outage_retries_circuit_and_recovery(tmp_path):
     try:
         for e in engines:
             await e.start()
+            e.resilience.wait_open_s = 0  # refuse at once while open (waiting is tested above)
             assert await e.propose(view(OPENING))
         server.stop()
         for e in engines:
