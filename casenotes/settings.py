@@ -65,6 +65,9 @@ class Settings:
     openai_continuation: bool = field(default=False, metadata={"help": "Send accepted bullets as an assistant message to continue (vLLM continue_final_message)."})
     llm_concurrency: int = field(default=8, metadata={"help": "LLM requests in flight at once."})
     notes_language: str = field(default="", metadata={"help": "Force the notes language (en, fr, es); empty: the conversation's."})
+    # --- Privacy -------------------------------------------------------------------------
+    redact: str = field(default="off", metadata={"help": "Replace e-mails, phone numbers, card numbers and IBANs by per-case placeholders ([EMAIL_1]): off; engine: in what engines and LLM servers see, hence in the notes; engine+log: also in the edit log."})
+    redact_keep_originals: bool = field(default=False, metadata={"help": "Keep placeholder -> original value in the case state (reversible for the agent's screen); false: only salted digests."})
     # --- Evaluation judge (casenotes eval) ---------------------------------------------
     judge_url: str = field(default="http://127.0.0.1:8000/v1", metadata={"help": "Judge endpoint: OpenAI-compatible base URL, or Triton host:port with --judge triton."})
     judge_model: str = field(default="", metadata={"help": "Judge model name (OpenAI model, or Triton model; empty: ensemble for Triton)."})
