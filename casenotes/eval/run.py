@@ -222,9 +222,10 @@ def summary_table(results: dict[str, Any], metrics: Sequence[str] = SUMMARY_METR
     summary = results["summary"]
     present = [k for k in metrics if any(k in summary[s] for s in summary)]
     width = max(len(s) for s in summary) + 2
-    lines = [" " * width + "".join(f"{k[:12]:>13}" for k in present)]
+    cols = [max(len(k), 7) + 2 for k in present]
+    lines = [" " * width + "".join(f"{k:>{w}}" for k, w in zip(present, cols))]
     for name, row in summary.items():
-        cells = "".join(f"{_fmt(row[k]['mean']) if k in row else '-':>13}" for k in present)
+        cells = "".join(f"{_fmt(row[k]['mean']) if k in row else '-':>{w}}" for k, w in zip(present, cols))
         lines.append(f"{name:<{width}}{cells}")
     return "\n".join(lines)
 

@@ -136,3 +136,41 @@ async def test_judge_failures_mid_run_are_counted_not_fatal(dataset, tmp_path):
     assert "3 verdicts unusable" in results["meta"]["judge"]
     assert all(c["judge"]["error"] for c in results["cases"]["first-last"])
     assert "judge_overall" not in results["summary"]["first-last"]
+
+
+def test_cli_with_a_judge_server_and_judge_agreement(dataset, tmp_path):
+    """As a user would: the fake judge as its own process, then `eval run --judge openai` and
+    `eval judge-agreement` on the shipped gold file."""
+    import time
+    import urllib.request
+    from pathlib import Path
+
+    from casenotes.processors.broker import free_port
+
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "casenotes.eval.fakejudge", "--port", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.1)
+        env = {**os.environ, "CASENOTES_DATA_DIR": str(tmp_path / "state"), "CASENOTES_CLASSIFIER": "passthrough",
+               "CASENOTES_JUDGE_URL": f"http://127.0.0.1:{port}/v1", "CASENOTES_JUDGE_MODEL": "fake-judge"}
+        out = tmp_path / "judged"
+        p = subprocess.run([sys.executable, "-m", "casenotes", "eval", "run", "--dataset", dataset, "--systems",
+                            "bulk,first-last", "--no-bertscore", "--judge", "openai", "--out", str(out)],
+                           capture_output=True, text=True, env=env, timeout=300)
+        assert p.returncode == 0, p.stderr
+        assert "judge_overall" in p.stdout and "judge: openai" in p.stdout
+        assert "judge_overall" in (out / "report.md").read_text()
+        gold = Path(__file__).resolve().parents[3] / "data" / "eval" / "judge_gold.jsonl"
+        a = subprocess.run([sys.executable, "-m", "casenotes", "eval", "judge-agreement", str(gold)],
+                           capture_output=True, text=True, env=env, timeout=300)
+        assert a.returncode == 0, a.stderr
+        assert "fake_digit" in a.stdout and "F1" in a.stdout
+    finally:
+        server.terminate()
+        server.wait(10)
