@@ -14,7 +14,8 @@ and either an assistant message holding the prefix (servers that continue a fina
 message) or the bullets as "notes so far" in the user message.
 
 Customer text is data, never instructions: every message sits in a ``<turn>`` block whose
-content is XML-escaped (``& < >``), so no message can close its block or open a fake one.
+content is XML-escaped (``& < >``), so no message can close its block or open a fake one, and
+sentences instructing the note-taker are replaced by a flag marker (``casenotes.injection``).
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ import html
 from dataclasses import dataclass, field
 from typing import Sequence
 
+from casenotes.injection import neutralize
 from casenotes.model import CaseView, Message
 
 #: Tags, not markdown: message content is XML-escaped, so no message can contain them.
@@ -146,9 +148,11 @@ def _attr(value: str | None) -> str:
 
 def render_turn(turn: Turn) -> str:
     m = turn.message
+    # Instructions to the note-taker in customer text never reach the model (see casenotes.injection).
+    text = neutralize(m.text, m.language) if m.role == "customer" else m.text
     return (f'<turn n="{turn.index + 1}" channel="{_attr(m.channel)}" role="{_attr(m.role)}" '
             f'agent="{_attr(m.agent_id)}" time="{_attr(m.ts)}" new="{"yes" if turn.new else "no"}">\n'
-            f"{escape(m.text)}\n</turn>")
+            f"{escape(text)}\n</turn>")
 
 
 def render_omission(o: Omission) -> str:
