@@ -182,7 +182,7 @@ def cmd_settings(args: argparse.Namespace) -> int:
     if args.markdown:
         print("| variable | default | meaning |\n|---|---|---|")
         for name, default, help_ in rows:
-            print(f"| `{name}` | `{default}` | {help_} |")
+            print(f"| `{name}` | `{default}` | {help_.replace('|', chr(92) + '|')} |")  # \| keeps the table
     else:
         current = Settings.from_env()
         for name, default, help_ in rows:
