@@ -108,7 +108,7 @@ class BertScorer:
     ``idf=True`` weights word pieces by inverse document frequency over ``idf_sents`` (the
     references, typically); the default is off, as in the paper's main setting."""
 
-    def __init__(self, model_dir: Path | str, num_layers: int = DEFAULT_LAYER, batch_size: int = 64,
+    def __init__(self, model_dir: Path | str, num_layers: int = DEFAULT_LAYER, batch_size: int = 128,
                  device: str = "cpu", idf: bool = False, idf_sents: Sequence[str] | None = None) -> None:
         from bert_score import BERTScorer as _Scorer
 
