@@ -151,6 +151,26 @@ def encode_body(schema: AvroSchema, record: Any) -> bytes:
 
 
 def decode_body(writer: Any, reader: Any, body: bytes, label: str) -> dict[str, Any]:
+    record = _read_body(writer, writer, body, label)
+    _check_canonical(writer, record, body, label)
+    return record if reader is writer or reader == writer else _read_body(writer, reader, body, label)
+
+
+def _check_canonical(writer: Any, record: dict[str, Any], body: bytes, label: str) -> None:
+    """Writing the record back must give the same bytes. fastavro indexes enum symbols and union
+    branches with Python lists, so a negative index (-1) silently decodes as the last one; a
+    re-encoding exposes it (and any other non-canonical body: padded varints, booleans not 0/1)."""
+    buf = io.BytesIO()
+    try:
+        fastavro.schemaless_writer(buf, writer, record)
+    except Exception:
+        raise DecodeError(f"malformed {label} body: its values cannot be written back") from None
+    if buf.getvalue() != body:
+        raise DecodeError(f"malformed {label} body: not the canonical encoding of its values "
+                          f"(a negative enum symbol or union branch index?)")
+
+
+def _read_body(writer: Any, reader: Any, body: bytes, label: str) -> dict[str, Any]:
     buf = io.BytesIO(body)
     try:
         record = fastavro.schemaless_reader(buf, writer, reader)

@@ -106,6 +106,11 @@ def _valid(codec):
     # Body layout: case_id d[10:14], message_id d[14:17], channel d[17], role d[18], agent_id union d[19].
     (lambda d: d[:17] + b"\x0a" + d[18:], "enum symbol or union branch index .* out of range"),
     (lambda d: d[:19] + b"\x06" + d[20:], "enum symbol or union branch index .* out of range"),
+    # Zigzag 0x01 is -1: fastavro would index symbols[-1] ("email", the union's last branch).
+    (lambda d: d[:17] + b"\x01" + d[18:], "negative enum symbol or union branch index"),
+    (lambda d: d[:18] + b"\x01" + d[19:], "negative enum symbol or union branch index"),
+    (lambda d: d[:19] + b"\x01" + d[20:], "not the canonical encoding|malformed"),
+    (lambda d: d[:17] + b"\x80\x00" + d[18:], "not the canonical encoding"),  # a padded varint 0
 ])
 def test_decode_reports_malformed_payloads(codec, mangle, reason):
     assert _valid(codec)[17:20] == b"\x00\x00\x02"  # chat, customer, a string agent_id
