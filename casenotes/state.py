@@ -46,9 +46,12 @@ REMEMBERED_ARCHIVED = 1024
 #: Ids (hashed) of messages compacted out of the history, so a redelivery is not re-appended.
 REMEMBERED_TRIMMED_IDS = 512
 #: Text bytes of history kept in the state (UTF-8, plus a per-message allowance).
-HISTORY_BUDGET_BYTES = 96_000
+HISTORY_BUDGET_BYTES = 64_000
+#: A backlog of uncovered messages may grow to this many history budgets (a burst, an engine
+#: outage) before its oldest messages are dropped (``overflowed``).
+UNCOVERED_FACTOR = 4
 #: Text bytes of bullets kept in the state.
-BULLET_BUDGET_BYTES = 64_000
+BULLET_BUDGET_BYTES = 32_000
 #: Hard cap of the serialised record (the changelog producer refuses ~1 MB).
 MAX_RECORD_BYTES = 512_000
 #: Per-item allowance for ids, timestamps and JSON punctuation in the byte estimates.
@@ -265,12 +268,13 @@ class CaseState:
             if self.covered > KEEP_CASE_START:
                 victim = KEEP_CASE_START  # the oldest covered message after the case start
                 self.covered -= 1
-            elif self._hist_bytes > self.history_budget and len(self.history) > KEEP_CASE_START + 1:
+            elif (self._hist_bytes > self.history_budget * UNCOVERED_FACTOR
+                  and len(self.history) > KEEP_CASE_START + 1):
                 # The backlog alone is over budget: drop its oldest message (the newest stay).
                 victim = max(KEEP_CASE_START, self.covered)
                 self.overflowed += 1
             else:
-                break
+                break  # uncovered messages wait for the engine (up to UNCOVERED_FACTOR x budget)
             m = self.history.pop(victim)
             del self.received_ms[victim]
             self._hist_bytes -= _message_bytes(m)

@@ -149,3 +149,44 @@ class TopicReader:
 
     def close(self) -> None:
         self.consumer.close()
+
+
+_CUSTOMER_LINES = (
+    "My order {n} arrived damaged, the box was crushed and the screen is cracked.",
+    "I was charged twice for order {n}, once on the 3rd and again on the 5th.",
+    "I already restarted the router {n} times and the connection still drops every hour.",
+    "The tracking number TRK{n} says delivered but nothing was at my door.",
+    "Can you send the replacement to 12 Rue de la Paix instead, apartment {n}?",
+    "My email is customer{n}@example.com and my phone is 555-01{n:02d}.",
+    "ok thanks",
+)
+_AGENT_LINES = (
+    "I'm sorry to hear that. Could you give me the order number?",
+    "I have issued a refund of ${n}.00 to your card; it takes 3-5 business days.",
+    "I have created a replacement order R{n} with express shipping at no cost.",
+    "Could you try resetting the device to factory settings and tell me what you see?",
+    "Please hold on while I check with the warehouse.",
+    "I escalated ticket T{n} to our network team; they will call you within 24 hours.",
+)
+
+
+def synthetic_case(case_id: str, n_messages: int, text_chars: int | None = None, channel: str = "chat") -> Any:
+    """A long support conversation (deterministic): customer and agent alternate with issues,
+    identifiers, actions and small talk. ``text_chars`` pads every message to that length
+    (long emails / call segments)."""
+    from casenotes.casefile import CaseFile
+    from casenotes.model import CaseMetadata, Message
+
+    events = []
+    for i in range(n_messages):
+        role = "customer" if i % 2 == 0 else "agent"
+        lines = _CUSTOMER_LINES if role == "customer" else _AGENT_LINES
+        text = lines[(i // 2) % len(lines)].format(n=i)
+        if text_chars:
+            filler = f" Additional details for message {i}: " + " ".join(
+                f"the item {i}-{k} was listed in the invoice and checked" for k in range(text_chars // 50 + 1))
+            text = (text + filler)[:text_chars]
+        ts = f"2026-01-01T{10 + i // 3600 % 10:02d}:{i // 60 % 60:02d}:{i % 60:02d}Z"
+        events.append(Message(f"{case_id}-m{i}", channel, role, text, ts,
+                              agent_id="agent-1" if role == "agent" else None, language="en"))
+    return CaseFile(case_id, CaseMetadata(customer={"name": "Sam"}, attributes={"queue": "orders"}), tuple(events))

@@ -1,78 +1,77 @@
-"""The case agent: every state change of a case happens here, in order, on its partition.
+"""The Faust glue around the case handler: one agent, one timer, the engine-side tasks.
 
-    conversation-events ─┐
-    case-metadata ───────┤                     ┌─> notes (Avro CaseNote)
-    agent-edits ─────────┼─> process_case_events ─> edit log (SQLite | Cassandra)
-    note-results ────────┘        │  ▲          └─> dead-letters (with the reason)
-                                  ▼  │
+    conversation-events ─┐                        ┌─> notes (Avro CaseNote)
+    case-metadata ───────┼─> process_case_events ─┼─> edit log (SQLite | Cassandra)
+    agent-edits ─────────┘   (CaseHandler)  ▲     └─> dead-letters (with the reason)
+                                  │ notify  │ apply_result (local call, per-case lock)
+                                  ▼         │
                        CaseScheduler ─ NoteTaker (engine + classifier), off the stream
 
-The agent never awaits an engine: it records the message and notifies the scheduler, which
-runs note-taking for the case in a background task and publishes the result to the
-``note-results`` topic; the agent applies it like any other event. So state is only ever
-changed inside stream processing (as Faust tables require), engine calls never block a
-partition, and a crash between "engine answered" and "state updated" just replays the result.
+The agent never awaits an engine: it records the message and notifies the scheduler. The
+scheduler's task calls the engine while holding a concurrency slot, releases it, then applies
+the result itself (``CaseHandler.apply_result``) under the case's lock: one local hop instead of
+a round trip through a Kafka topic. Every state change of a case still happens one at a time
+and in order; notes are still published before the state that holds them is saved; an
+``inflight-results`` table entry written before publishing makes a crash re-apply the same
+result (same bullets, same ids) rather than call the engine again.
 """
 from __future__ import annotations
 
 import asyncio
-import json
+import functools
 import logging
 import time
-from datetime import datetime, timezone
+from collections import OrderedDict
 from typing import Any
 
-from casenotes.editlog import make_editlog
-from casenotes.engines.factory import make_classifier, make_engine
-from casenotes.model import CaseMetadata, Message
 from casenotes.notetaker import NoteTaker
 from casenotes.processors import metrics
-from casenotes.processors.app import app, settings
+from casenotes.processors.handler import CaseHandler, InvalidEvent, Limits
 from casenotes.processors.scheduler import CaseScheduler
-from casenotes.processors.tables import case_state, pending_cases
-from casenotes.processors.topics import (
-    case_input_topic, conversation_topic_name, dead_letter_topic, edits_topic_name, metadata_topic_name, notes_topic, results_topic,
-)
-from casenotes.schemas import DecodeError, make_codec
-from casenotes.state import CaseState, EditError, NoteChange, NoteResult
+from casenotes.processors.tables import Tables, TableStore
+from casenotes.processors.topics import Topics
+from casenotes.schemas import DecodeError, wire
+from casenotes.settings import Settings
+from casenotes.state import EditError, NoteChange, NoteResult, StateTooLarge
 
 log = logging.getLogger("casenotes.worker")
 
-#: How long a case task waits for its result to come back through the stream before letting
-#: the timer take over (e.g. after a rebalance moved the case to another worker).
-RESULT_WAIT_S = 15.0
+#: Engine calls remembered per worker for the case page ("what did the engine see last").
+REMEMBERED_CALLS = 2048
 
-
-class InvalidEvent(ValueError):
-    """An input event that decodes but cannot be processed (the reason goes to the DLQ)."""
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
-
-
-def _iso(ts: Any) -> str:
-    if isinstance(ts, datetime):
-        return ts.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
-    return str(ts)
+_REJECTED = (DecodeError, InvalidEvent, EditError, StateTooLarge)
 
 
 class Runtime:
-    """Engines, classifier, codec, edit log and scheduler of this worker process.
+    """Engine, classifier, codec, edit log, scheduler and case handler of one worker process.
 
-    Started by the agent before it consumes its first event (so nothing is processed with a
-    closed edit log) and stopped before the app shuts down.
+    Every dependency can be injected (tests); the defaults come from the registries in
+    ``casenotes.engines.factory`` and ``casenotes.editlog``. Started by the agent before its
+    first event (so nothing is processed with a closed edit log), stopped before shutdown.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, settings: Settings, app: Any, topics: Topics, tables: Tables, *,
+                 notetaker: NoteTaker | None = None, codec: Any = None, editlog: Any = None) -> None:
+        from casenotes.editlog import make_editlog
+        from casenotes.engines.factory import make_classifier, make_engine
+        from casenotes.schemas import make_codec
+
+        self.settings = settings
+        self.app = app
+        self.topics = topics
         self.started = False
         self._lock = asyncio.Lock()
-        self.codec = make_codec(settings.schema_registry_url)
-        self.notetaker = NoteTaker(make_engine(settings), make_classifier(settings))
-        self.editlog = make_editlog(settings)
+        self.codec = codec or make_codec(settings.schema_registry_url)
+        self.notetaker = notetaker or NoteTaker(make_engine(settings), make_classifier(settings))
+        self.editlog = editlog or make_editlog(settings)
+        self.store = TableStore(tables)
         self.scheduler = CaseScheduler(self._run_case, settings.max_cases_in_flight, settings.retry_initial_s,
                                        settings.retry_max_s, on_error=self._on_engine_error)
-        self._waiters: dict[str, asyncio.Future] = {}
+        self.handler = CaseHandler(
+            self.store, self.publish_notes, self.editlog, self.scheduler.notify,
+            Limits(settings.max_text_chars, settings.max_history, settings.retry_initial_s, settings.retry_max_s),
+            observer=metrics.Observer())
+        self.recent_calls: OrderedDict[str, dict[str, Any]] = OrderedDict()
 
     async def start(self) -> None:
         async with self._lock:
@@ -81,12 +80,17 @@ class Runtime:
                 self.started = True
 
     async def _start(self) -> None:
+        s = self.settings
         metrics.register_engine(self.notetaker.engine)
         await self.editlog.open()
         engine, classifier = self.notetaker.engine, self.notetaker.classifier
-        log.info("engine=%s model=%s classifier=%s (%s, provider %s) editlog=%s", engine.name,
-                 engine.model_version, classifier.name, classifier.model_version,
-                 getattr(classifier, "provider", "n/a"), settings.editlog)
+        log.info("engine=%s model=%s classifier=%s (%s, provider %s) editlog=%s max_cases_in_flight=%d",
+                 engine.name, engine.model_version, classifier.name, classifier.model_version,
+                 getattr(classifier, "provider", "n/a"), s.editlog, s.max_cases_in_flight)
+        if s.engine in ("openai", "triton") and s.llm_concurrency < s.max_cases_in_flight:
+            log.warning("CASENOTES_LLM_CONCURRENCY=%d caps LLM calls below CASENOTES_MAX_CASES_IN_FLIGHT=%d: "
+                        "the other cases wait inside the engine (counted in casenotes_engine_seconds)",
+                        s.llm_concurrency, s.max_cases_in_flight)
         metrics.record_models(engine, classifier)
         try:
             await self.notetaker.start()
@@ -102,19 +106,41 @@ class Runtime:
         await self.notetaker.close()
         await self.editlog.close()
 
-    # -- engine side (background tasks, never in the stream) -------------------------------
-    async def _run_case(self, case_id: str) -> None:
-        raw = case_state.get(case_id)
-        partition = pending_cases.get(case_id)
-        if raw is None or partition is None:
-            return
-        state = CaseState.from_dict(raw)
-        if not state.pending:
-            return
+    # -- engine side (scheduler tasks, never in the stream) ----------------------------------
+    def _owns(self, partition: int) -> bool:
+        try:
+            from faust.types import TP
+            assigned = self.app.consumer.assignment()
+            name = self.topics.names["conversation-events"]
+            return not assigned or TP(name, partition) in assigned
+        except Exception:  # no consumer yet (tests): assume yes
+            return True
+
+    def _ready(self) -> bool:
+        """Tables are usable: not rebalancing, not recovering from changelogs. (Timers run during
+        recovery; reading half-recovered state there could reuse bullet seqs.)"""
+        app = self.app
+        try:
+            return (not app.rebalancing and not getattr(app, "in_recovery", False)
+                    and app.tables.recovery.completed.is_set())
+        except AttributeError:  # not a running Faust app (tests)
+            return True
+
+    async def _run_case(self, case_id: str) -> Any:
+        if not self._ready():
+            return None  # the resume timer comes back to it
+        partition = self.store.partition_of(case_id)
+        if partition is None or not self._owns(partition):
+            return None  # nothing pending, or the case moved to another worker (it resumes there)
+        if self.store.inflight_get(case_id, partition) is not None:
+            return functools.partial(self.handler.resume_inflight, case_id, partition)
+        state = self.store.load(case_id, partition)
+        if state is None or not state.pending:
+            return None
         view = state.view()
-        engine = self.notetaker.engine.name
-        metrics.CASES_IN_FLIGHT.set(self.scheduler.in_flight)
+        metrics.CASES_IN_FLIGHT.set(self.scheduler.calls)
         result = await self.notetaker.take_notes(view)
+        engine = self.notetaker.engine.name
         if result.skipped:
             metrics.ENGINE_CALLS.labels(engine, "skipped").inc()
         else:
@@ -122,177 +148,105 @@ class Runtime:
             metrics.ENGINE_LATENCY.labels(engine).observe(result.engine_ms / 1e3)
             if result.proposals:
                 metrics.CLASSIFIER_LATENCY.observe(result.classifier_ms / 1e3)
-        waiter = self._waiters[case_id] = asyncio.get_running_loop().create_future()
-        await results_topic.send(key=case_id.encode(), value=json.dumps(result.to_dict()).encode(),
-                                 partition=partition)
-        try:
-            await asyncio.wait_for(waiter, RESULT_WAIT_S)
-        except asyncio.TimeoutError:
-            log.warning("case %s: result not applied within %ss; the timer will resume it", case_id, RESULT_WAIT_S)
-        finally:
-            self._waiters.pop(case_id, None)
+        self._remember_call(case_id, result)
+        # The slot is released when this returns; the result is applied right after.
+        return functools.partial(self._finish, result.with_prefix_refs(view), partition)
+
+    async def _finish(self, result: NoteResult, partition: int) -> None:
+        if not self._ready() or not self._owns(partition):
+            log.info("case %s: partition %s moved or recovering; result dropped, the case resumes later",
+                     result.case_id, partition)
+            return
+        t0 = time.perf_counter()
+        await self.handler.apply_result(result, partition)
+        # Outside the stream no input offset stands behind these table writes: wait until their
+        # changelog records are acked, so a crash cannot roll the case back behind notes already
+        # published (and the result path is paced by what the producer can take).
+        flush = getattr(getattr(self.app, "producer", None), "flush", None)
+        if flush is not None:
+            await flush()
+        metrics.RESULT_APPLY.observe(time.perf_counter() - t0)
+        metrics.STATE_BYTES.observe(self.store.last_record_bytes)
+
+    def _remember_call(self, case_id: str, result: NoteResult) -> None:
+        self.recent_calls[case_id] = {
+            "last_message_id": result.last_message_id, "skipped": result.skipped,
+            "prefix": list(result.context.get("prefix", [])), "engine_ms": round(result.engine_ms, 2),
+            "classifier_ms": round(result.classifier_ms, 2), "proposals": len(result.proposals)}
+        self.recent_calls.move_to_end(case_id)
+        while len(self.recent_calls) > REMEMBERED_CALLS:
+            self.recent_calls.popitem(last=False)
 
     def _on_engine_error(self, case_id: str, exc: BaseException) -> None:
         metrics.ENGINE_CALLS.labels(self.notetaker.engine.name, "error").inc()
-
-    def result_applied(self, case_id: str) -> None:
-        waiter = self._waiters.get(case_id)
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
 
     # -- stream side ----------------------------------------------------------------------
     async def handle(self, event: Any) -> None:
         msg = event.message
         try:
-            if msg.topic == results_topic.get_topic_name():
-                await self._on_result(event)
-            elif msg.topic == conversation_topic_name:
-                await self._on_message(event, self.codec.decode(event.value, "conversation_event"))
-            elif msg.topic == metadata_topic_name:
-                self._on_metadata(self.codec.decode(event.value, "case_metadata"))
-            elif msg.topic == edits_topic_name:
-                await self._on_edit(self.codec.decode(event.value, "agent_edit"))
-            else:
+            spec = self.topics.spec(msg.topic)
+            if spec is None:
                 raise InvalidEvent(f"unexpected topic {msg.topic!r}")
-        except (DecodeError, InvalidEvent, EditError) as exc:
+            rec = self.codec.decode(event.value, spec.schema)
+            if spec.event == "message":
+                ts = msg.timestamp
+                await self.handler.on_message(rec, msg.partition, int(ts * 1000) if ts else None)
+            elif spec.event == "metadata":
+                metrics.EVENTS.labels("metadata").inc()
+                await self.handler.on_metadata(rec, msg.partition)
+            else:
+                metrics.EVENTS.labels("edit").inc()
+                await self.handler.on_edit(rec, msg.partition)
+        except _REJECTED as exc:
             await self.dead_letter(event, str(exc), type(exc).__name__)
         except Exception as exc:  # a bug must not stop the stream: park the event with the reason
             log.exception("unexpected error on %s[%s]@%s", msg.topic, msg.partition, msg.offset)
             await self.dead_letter(event, f"internal error: {type(exc).__name__}: {exc}", "InternalError")
 
-    def _load(self, case_id: str) -> CaseState | None:
-        raw = case_state.get(case_id)
-        return CaseState.from_dict(raw) if raw is not None else None
-
-    def _save(self, state: CaseState, partition: int) -> None:
-        case_state[state.case_id] = state.to_dict()
-        if state.pending:
-            if pending_cases.get(state.case_id) != partition:
-                pending_cases[state.case_id] = partition
-        elif pending_cases.get(state.case_id) is not None:
-            del pending_cases[state.case_id]
-
-    async def _on_message(self, event: Any, rec: dict[str, Any]) -> None:
-        metrics.EVENTS.labels("message").inc()
-        if len(rec["text"]) > settings.max_text_chars:
-            raise InvalidEvent(f"text is {len(rec['text'])} characters, over the limit of {settings.max_text_chars}")
-        if not rec["text"].strip():
-            raise InvalidEvent("text is empty")
-        message = Message(message_id=rec["message_id"], channel=rec["channel"], role=rec["role"], text=rec["text"],
-                          ts=_iso(rec["ts"]), agent_id=rec.get("agent_id"), language=rec.get("language"))
-        case_id = rec["case_id"]
-        state = self._load(case_id) or CaseState(case_id)
-        ts = event.message.timestamp
-        received = int(ts * 1000) if ts and ts * 1000 <= _now_ms() else _now_ms()
-        if state.add_message(message, received, settings.max_history):
-            self._save(state, event.message.partition)
-            self.scheduler.notify(case_id)
-
-    def _on_metadata(self, rec: dict[str, Any]) -> None:
-        metrics.EVENTS.labels("metadata").inc()
-        case_id = rec["case_id"]
-        state = self._load(case_id) or CaseState(case_id)
-        state.set_metadata(CaseMetadata.from_dict(rec))
-        case_state[case_id] = state.to_dict()
-
-    async def _on_edit(self, rec: dict[str, Any]) -> None:
-        metrics.EVENTS.labels("edit").inc()
-        state = self._load(rec["case_id"])
-        if state is None:
-            raise EditError(f"edit {rec['edit_id']!r} for unknown case {rec['case_id']!r}")
-        applied = state.apply_edit(rec)
-        if applied is None:
-            return  # redelivered edit, already applied
-        # Log first, then change state: a crash in between replays the edit, and the log
-        # write is idempotent on edit_id. The reverse order could lose the log record.
-        record = dict(applied.log_record, ts=rec["ts"],
-                      generation_context=json.dumps(applied.log_record["generation_context"], ensure_ascii=False))
-        await self._write_editlog(record)
-        await self.publish_note(state.case_id, applied.change)
-        case_state[state.case_id] = state.to_dict()
-        metrics.EDITS.labels(rec["action"]).inc()
-
-    async def _write_editlog(self, record: dict[str, Any]) -> None:
-        delay = settings.retry_initial_s
-        while True:
-            try:
-                await self.editlog.write(record)
-                return
-            except Exception as exc:  # store down: hold this partition rather than lose the record
-                log.warning("edit log write failed (%s); retrying in %.1fs", exc, delay)
-                await asyncio.sleep(delay)
-                delay = min(settings.retry_max_s, delay * 2)
-
-    async def _on_result(self, event: Any) -> None:
-        try:
-            result = NoteResult.from_dict(json.loads(event.value))
-        except (ValueError, KeyError, TypeError) as exc:
-            raise InvalidEvent(f"malformed note result: {exc}") from None
-        state = self._load(result.case_id)
-        if state is None:
-            raise InvalidEvent(f"note result for unknown case {result.case_id!r}")
-        now = _now_ms()
-        covered_before = state.covered
-        changes = state.apply_result(result, now)
-        if state.covered != covered_before:
-            for latency in state.latencies_ms[-(state.covered - covered_before):]:
-                metrics.MESSAGE_TO_NOTE.observe(latency / 1e3)
-            for p in result.proposals:
-                metrics.BULLETS.labels("kept" if p.keep else "dropped", p.label or "none").inc()
-        # Publish (and wait for the broker's ack) before saving: a crash in between replays the
-        # result and re-publishes the *same* bullet ids; the reverse order could lose notes.
+    async def publish_notes(self, case_id: str, changes: list[NoteChange]) -> None:
+        """Send in order, then wait for every ack (one round trip for a result's bullets, which
+        also narrows the publish-then-save window a crash can fall into)."""
+        acks = []
         for change in changes:
-            await self.publish_note(state.case_id, change)
-        self._save(state, event.message.partition)
-        if state.pending:
-            self.scheduler.notify(state.case_id)
-        self.result_applied(state.case_id)
-
-    async def publish_note(self, case_id: str, change: NoteChange) -> None:
-        b = change.bullet
-        note = {
-            "case_id": case_id, "bullet_id": b.bullet_id, "seq": b.seq, "version": b.version, "text": b.text,
-            "label": b.label, "keep_score": b.keep_prob, "status": change.status,
-            "source": "model" if change.status == "added" and b.source == "model" else "agent",
-            "engine": b.engine, "model_version": b.model_version, "trigger_message_id": b.trigger_message_id,
-            "latency_ms": change.latency_ms, "ts": datetime.now(timezone.utc),
-        }
-        await (await notes_topic.send(key=case_id.encode(), value=self.codec.encode("case_note", note)))
+            value = self.codec.encode("case_note", wire.case_note(case_id, change))
+            acks.append(await self.topics.notes.send(key=case_id.encode(), value=value))
+        await asyncio.gather(*acks)
 
     async def dead_letter(self, event: Any, reason: str, error_type: str) -> None:
         msg = event.message
         metrics.DEAD_LETTERS.labels(error_type).inc()
-        log.warning("dead letter %s[%s]@%s: %s", msg.topic, msg.partition, msg.offset, reason)
-        record = {"topic": msg.topic, "partition": msg.partition, "offset": msg.offset, "key": event.key,
-                  "value": event.value if isinstance(event.value, bytes) else bytes(str(event.value), "utf-8"),
-                  "reason": reason, "error_type": error_type, "ts": datetime.now(timezone.utc)}
-        await (await dead_letter_topic.send(key=event.key, value=self.codec.encode("dead_letter", record)))
+        log.warning("dead letter %s[%s]@%s: %s", msg.topic, msg.partition, msg.offset, reason[:500])
+        record = wire.dead_letter(msg.topic, msg.partition, msg.offset, event.key, event.value, reason, error_type)
+        await (await self.topics.dead_letters.send(key=event.key, value=self.codec.encode("dead_letter", record)))
+
+    async def resume_pending(self) -> None:
+        """Resume cases with uncovered messages: after a restart, a rebalance or a failure."""
+        if not self.started or not self._ready():
+            return
+        pending = self.store.pending_cases()
+        for case_id in pending:
+            if not self.scheduler.busy(case_id):
+                self.scheduler.notify(case_id)
+        metrics.CASES_PENDING.set(len(pending))
+        metrics.CASES_IN_FLIGHT.set(self.scheduler.calls)
+        metrics.CASES_SCHEDULED.set(self.scheduler.in_flight)
 
 
-runtime = Runtime()
+def register(app: Any, runtime: Runtime) -> list[Any]:
+    """Declare the agent, the resume timer and the shutdown hook on ``app``."""
 
+    async def process_case_events(stream: Any) -> None:
+        await runtime.start()
+        async for event in stream.events():
+            await runtime.handle(event)
 
-@app.agent(case_input_topic)
-async def process_case_events(stream: Any) -> None:
-    await runtime.start()
-    async for event in stream.events():
-        await runtime.handle(event)
+    async def resume_pending_cases() -> None:
+        await runtime.resume_pending()
 
+    async def stop_runtime(app: Any, **kwargs: Any) -> None:
+        await runtime.stop()
 
-@app.timer(interval=2.0)
-async def resume_pending_cases() -> None:
-    """Resume cases with uncovered messages: after a restart, a rebalance or a lost result."""
-    if not runtime.started:
-        return
-    pending = 0
-    for case_id in list(pending_cases.keys()):
-        pending += 1
-        if not runtime.scheduler.busy(case_id):
-            runtime.scheduler.notify(case_id)
-    metrics.CASES_PENDING.set(pending)
-    metrics.CASES_IN_FLIGHT.set(runtime.scheduler.in_flight)
-
-
-@app.on_before_shutdown.connect
-async def stop_runtime(app: Any, **kwargs: Any) -> None:
-    await runtime.stop()
+    agent = app.agent(runtime.topics.case_input, name="process_case_events")(process_case_events)
+    timer = app.timer(interval=2.0, name="resume_pending_cases")(resume_pending_cases)
+    app.on_before_shutdown.connect(stop_runtime)
+    return [agent, timer, stop_runtime]

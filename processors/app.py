@@ -1,15 +1,17 @@
-"""The one Faust ``App`` of the worker, configured from ``casenotes.settings.Settings``.
+"""``create_app(settings)``: the worker's Faust app with its topics, tables, agent and pages.
 
-Topics, tables, agents and web pages are declared in their own small modules; importing
-``casenotes.processors.worker`` wires them all onto this app.
+Nothing is read from the environment at import time: ``casenotes worker`` builds the settings
+(``Settings.from_env()``) and passes them; tests and benchmarks build apps from their own
+settings, in one process if they like, and may inject the engine, classifier, codec and edit log.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
 
 import faust
 
 from casenotes.settings import Settings
-
-settings = Settings.from_env()
 
 
 def _app_config(s: Settings) -> dict:
@@ -22,7 +24,8 @@ def _app_config(s: Settings) -> dict:
         broker_session_timeout=s.session_timeout_s,
         broker_heartbeat_interval=max(0.5, s.session_timeout_s / 6),
         consumer_auto_offset_reset="earliest",
-        # Table keys (case ids) and values (state dicts) are JSON; topics set their own (raw bytes).
+        # Table keys (case ids) are JSON; the case-state values are bytes the state encodes
+        # itself (bounded); topics set their own (raw bytes).
         key_serializer="json",
         value_serializer="json",
         web_port=s.web_port,
@@ -35,15 +38,36 @@ def _app_config(s: Settings) -> dict:
         processing_guarantee="at_least_once",
     )
     if s.embedded_broker:
-        # Embedded tansu only (see processors/embedded.py): one record per producer batch keeps
-        # its ListOffsets answers right for Faust's changelog recovery. Not needed on real Kafka.
-        config["producer_max_batch_size"] = 1
+        from casenotes.processors import embedded
+
+        config.update(embedded.app_config())
     return config
 
 
-if settings.embedded_broker:
-    from casenotes.processors import embedded
+@dataclass
+class WorkerApp:
+    settings: Settings
+    app: Any
+    topics: Any
+    tables: Any
+    runtime: Any
+    _refs: list[Any] = field(default_factory=list)
 
-    embedded.apply()
 
-app = faust.App(settings.app_id, **_app_config(settings))
+def create_app(settings: Settings | None = None, **deps: Any) -> WorkerApp:
+    """Build a worker app. ``deps``: ``notetaker``, ``codec``, ``editlog`` (see ``Runtime``)."""
+    from casenotes.processors import agents, web
+    from casenotes.processors.tables import Tables
+    from casenotes.processors.topics import Topics
+
+    settings = settings or Settings.from_env()
+    if settings.embedded_broker:
+        from casenotes.processors import embedded
+
+        embedded.apply()
+    app = faust.App(settings.app_id, **_app_config(settings))
+    topics = Topics(app, settings)
+    tables = Tables(app, settings, topics.names["conversation-events"])
+    runtime = agents.Runtime(settings, app, topics, tables, **deps)
+    refs = agents.register(app, runtime) + web.register(app, runtime)
+    return WorkerApp(settings, app, topics, tables, runtime, refs)

@@ -21,9 +21,7 @@ from casenotes.settings import Settings
 
 log = logging.getLogger("casenotes.broker")
 
-#: The case-keyed input/output topics the worker reads and writes (all co-partitioned).
-CASE_TOPICS = ("conversation-events", "case-metadata", "agent-edits", "note-results", "notes")
-DEAD_LETTER_TOPIC = "dead-letters"
+from casenotes.processors.topics import CASE_TOPICS, DEAD_LETTER_TOPIC  # noqa: E402  (the topic registry)
 
 
 def tansu_binary() -> Path:

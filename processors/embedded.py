@@ -4,7 +4,7 @@
 1. tansu's ListOffsets(LATEST) returns the last *batch's* base offset + 1 instead of the log
    end when that batch holds several records; Faust reads changelog end offsets that way, so
    recovery after a crash could fail (ConsistencyError) or miss updates. Fix: one record per
-   producer batch (``producer_max_batch_size=1`` in ``app.py``).
+   producer batch (``producer_max_batch_size=1``, ``app_config()``).
 2. tansu holds a Fetch for the full ``fetch.max.wait`` even when records arrive meanwhile, and
    Faust hard-codes 1500 ms: every hop through the broker would add up to 1.5 s. Fix: ask for
    short waits (this module).
@@ -15,6 +15,11 @@ from __future__ import annotations
 from typing import Any
 
 EMBEDDED_FETCH_MAX_WAIT_MS = 50
+
+
+def app_config() -> dict:
+    """Faust settings for the embedded broker (workaround 1)."""
+    return {"producer_max_batch_size": 1}
 
 
 def apply() -> None:

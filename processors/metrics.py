@@ -5,17 +5,26 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
-_LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60)
+_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900)
 
 MESSAGE_TO_NOTE = Histogram(
     "casenotes_message_to_note_seconds", "Time from a message reaching the worker to notes covering it.",
     buckets=_LATENCY_BUCKETS, registry=REGISTRY)
 ENGINE_LATENCY = Histogram(
-    "casenotes_engine_seconds", "Summarization engine call latency.", ["engine"],
+    "casenotes_engine_seconds",
+    "Summarization engine call latency, as the worker sees it (for LLM engines this includes waiting for "
+    "the engine's own CASENOTES_LLM_CONCURRENCY limit; casenotes_llm_* series break it down).", ["engine"],
     buckets=_LATENCY_BUCKETS, registry=REGISTRY)
 CLASSIFIER_LATENCY = Histogram(
     "casenotes_classifier_seconds", "Relevance classifier latency per call.",
-    buckets=(0.001, 0.0025, 0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.5, 1), registry=REGISTRY)
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.5, 1, 2.5, 5, 10, 30), registry=REGISTRY)
+RESULT_APPLY = Histogram(
+    "casenotes_result_apply_seconds",
+    "Engine result to state saved: waiting for the case, publishing its notes (acked), saving.",
+    buckets=_LATENCY_BUCKETS, registry=REGISTRY)
+STATE_BYTES = Histogram(
+    "casenotes_state_record_bytes", "Size of the case-state records written (capped at 512 KB).",
+    buckets=(1e3, 4e3, 16e3, 32e3, 64e3, 128e3, 192e3, 256e3, 384e3, 512e3), registry=REGISTRY)
 BULLETS = Counter(
     "casenotes_bullets_total", "Proposed bullets by outcome (kept/dropped) and label.", ["outcome", "label"],
     registry=REGISTRY)
@@ -27,7 +36,12 @@ DEAD_LETTERS = Counter(
     "casenotes_dead_letters_total", "Events sent to the dead-letter topic, by error type.", ["error_type"],
     registry=REGISTRY)
 EVENTS = Counter("casenotes_events_total", "Input events processed, by kind.", ["kind"], registry=REGISTRY)
-CASES_IN_FLIGHT = Gauge("casenotes_cases_in_flight", "Cases with a note-taking call in flight.", registry=REGISTRY)
+CASES_IN_FLIGHT = Gauge("casenotes_cases_in_flight",
+                        "Note-taking calls in flight (holding one of CASENOTES_MAX_CASES_IN_FLIGHT slots).",
+                        registry=REGISTRY)
+CASES_SCHEDULED = Gauge("casenotes_cases_scheduled",
+                        "Cases with scheduled work: calling, waiting for a slot, applying or backing off.",
+                        registry=REGISTRY)
 CASES_PENDING = Gauge("casenotes_cases_pending", "Cases with messages not yet covered by notes.", registry=REGISTRY)
 MODELS = Info("casenotes_models", "Engine, classifier and the onnxruntime provider actually in use.",
               registry=REGISTRY)
@@ -61,9 +75,43 @@ class EngineStatsCollector:
         yield state
 
 
+_registered: list[object] = []
+
+
 def register_engine(engine: object) -> None:
-    if callable(getattr(engine, "stats", None)):
-        REGISTRY.register(EngineStatsCollector(engine))
+    if callable(getattr(engine, "stats", None)) and not _registered:
+        collector = EngineStatsCollector(engine)
+        REGISTRY.register(collector)
+        _registered.append(collector)
+
+
+class Observer:
+    """The case handler's metrics hooks. Also keeps the last ``SAMPLES`` covered messages as
+    (message-to-note ms, engine ms, classifier ms, case length) for ``/stats/latency`` (the
+    stream benchmark reads exact percentiles there, not histogram buckets)."""
+
+    SAMPLES = 200_000
+
+    def __init__(self) -> None:
+        from collections import deque
+
+        self.samples: "deque[tuple[float, float, float, int]]" = deque(maxlen=self.SAMPLES)
+
+    def message(self) -> None:
+        EVENTS.labels("message").inc()
+
+    def edit(self, action: str) -> None:
+        EDITS.labels(action).inc()
+
+    def result(self, result: object, latencies_ms: list[float], case_length: int = 0) -> None:
+        engine_ms = float(getattr(result, "engine_ms", 0.0))
+        classifier_ms = float(getattr(result, "classifier_ms", 0.0))
+        for latency in latencies_ms:
+            MESSAGE_TO_NOTE.observe(latency / 1e3)
+            self.samples.append((latency, engine_ms, classifier_ms, case_length))
+        if latencies_ms:
+            for p in result.proposals:  # type: ignore[attr-defined]
+                BULLETS.labels("kept" if p.keep else "dropped", p.label or "none").inc()
 
 
 def record_models(engine: object, classifier: object) -> None:

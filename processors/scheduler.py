@@ -6,7 +6,10 @@ Rules the worker relies on:
   arrived meanwhile are coalesced into the next call;
 - different cases run concurrently up to ``max_in_flight``;
 - a failed run (engine down, timeout) is retried with exponential backoff and full jitter; the
-  case is never dropped. Backing-off cases do not hold a concurrency slot.
+  case is never dropped. Backing-off cases do not hold a concurrency slot;
+- ``run_case`` may return a *finisher* (a coroutine function): it runs after the slot is
+  released, still before the next run of the same case. The worker's finisher applies the
+  engine result (publish, save), so a slot is held for the engine call only.
 
 The stream agent never awaits the scheduler, so a slow engine never blocks a partition.
 """
@@ -19,7 +22,8 @@ from typing import Awaitable, Callable
 
 log = logging.getLogger("casenotes.scheduler")
 
-RunCase = Callable[[str], Awaitable[None]]
+Finisher = Callable[[], Awaitable[None]]
+RunCase = Callable[[str], Awaitable["Finisher | None"]]
 
 
 class CaseScheduler:
@@ -33,9 +37,11 @@ class CaseScheduler:
         self._tasks: dict[str, asyncio.Task] = {}
         self._dirty: set[str] = set()
         self._closed = False
+        self.calls = 0  # runs holding a slot right now (engine calls in flight)
 
     @property
     def in_flight(self) -> int:
+        """Cases with work scheduled: running, waiting for a slot, finishing or backing off."""
         return len(self._tasks)
 
     def busy(self, case_id: str) -> bool:
@@ -57,7 +63,13 @@ class CaseScheduler:
                 self._dirty.discard(case_id)
                 try:
                     async with self._slots:
-                        await self._run_case(case_id)
+                        self.calls += 1
+                        try:
+                            finish = await self._run_case(case_id)
+                        finally:
+                            self.calls -= 1
+                    if finish is not None:
+                        await finish()
                     failures = 0
                 except asyncio.CancelledError:
                     raise

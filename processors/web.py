@@ -12,16 +12,15 @@ from typing import Any
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from casenotes.processors import metrics
-from casenotes.processors.app import app
-from casenotes.processors.tables import case_state
 from casenotes.state import CaseState
 
 
 def case_summary(state: CaseState) -> dict[str, Any]:
     return {
-        "case_id": state.case_id, "messages": len(state.history) + state.trimmed, "covered": state.covered + state.trimmed,
-        "pending": state.pending, "bullets": len(state.active_bullets), "proposed": state.proposed,
-        "kept": state.kept, "dropped": state.dropped,
+        "case_id": state.case_id, "messages": state.message_count, "covered": state.covered + state.trimmed,
+        "pending": state.pending, "bullets": len(state.active_bullets) + state.archived,
+        "proposed": state.proposed, "kept": state.kept, "dropped": state.dropped,
+        "archived": state.archived, "overflowed": state.overflowed,
         "latency_ms_p50": statistics.median(state.latencies_ms) if state.latencies_ms else None,
     }
 
@@ -35,29 +34,35 @@ def case_detail(state: CaseState) -> dict[str, Any]:
                 "trigger_message_id": b.trigger_message_id} for b in state.bullets],
         latencies_ms=state.latencies_ms,
         last_message_id=state.history[-1].message_id if state.history else None,
+        record_bytes=len(state.to_bytes()),
     )
 
 
-@app.page("/cases/")
-async def list_cases(web: Any, request: Any) -> Any:
-    cases = [case_summary(CaseState.from_dict(v)) for v in case_state.values() if v is not None]
-    return web.json({"cases": sorted(cases, key=lambda c: c["case_id"])})
+def register(app: Any, runtime: Any) -> list[Any]:
+    store = runtime.store
 
+    async def list_cases(web: Any, request: Any) -> Any:
+        cases = [case_summary(s) for s in store.all_states()]
+        return web.json({"cases": sorted(cases, key=lambda c: c["case_id"])})
 
-@app.page("/cases/{case_id}/")
-async def get_case(web: Any, request: Any, case_id: str) -> Any:
-    raw = case_state.get(case_id)
-    if raw is None:
-        return web.json({"error": f"unknown case {case_id!r}"}, status=404)
-    return web.json(case_detail(CaseState.from_dict(raw)))
+    async def get_case(web: Any, request: Any, case_id: str) -> Any:
+        state = store.get_state(case_id)
+        if state is None:
+            return web.json({"error": f"unknown case {case_id!r}"}, status=404)
+        # What the engine saw on its last call for this case (prefix texts, timings): debugging aid.
+        return web.json(dict(case_detail(state), last_call=runtime.recent_calls.get(case_id)))
 
+    async def prometheus_metrics(web: Any, request: Any) -> Any:
+        return web.bytes(generate_latest(metrics.REGISTRY), content_type=CONTENT_TYPE_LATEST.split(";")[0])
 
-@app.page("/metrics")
-async def prometheus_metrics(web: Any, request: Any) -> Any:
-    return web.bytes(generate_latest(metrics.REGISTRY), content_type=CONTENT_TYPE_LATEST.split(";")[0])
+    async def index(web: Any, request: Any) -> Any:
+        page = resources.files("casenotes.processors").joinpath("notes.html").read_text(encoding="utf-8")
+        return web.html(page)
 
+    async def latency_samples(web: Any, request: Any) -> Any:
+        obs = runtime.handler.observer
+        return web.json({"fields": ["latency_ms", "engine_ms", "classifier_ms", "case_length"],
+                         "samples": list(getattr(obs, "samples", ()))})
 
-@app.page("/")
-async def index(web: Any, request: Any) -> Any:
-    page = resources.files("casenotes.processors").joinpath("notes.html").read_text(encoding="utf-8")
-    return web.html(page)
+    return [app.page("/stats/latency")(latency_samples), app.page("/cases/")(list_cases), app.page("/cases/{case_id}/")(get_case),
+            app.page("/metrics")(prometheus_metrics), app.page("/")(index)]

@@ -3,16 +3,11 @@ from __future__ import annotations
 
 import sys
 
-from casenotes.processors.app import app, settings
 from casenotes.processors.broker import ensure_topics
+from casenotes.settings import Settings
 
 
-def load() -> None:
-    """Import the modules that declare agents, tables and pages on the app."""
-    from casenotes.processors import agents, web  # noqa: F401
-
-
-def reset_local_state() -> None:
+def reset_local_state(settings: Settings) -> None:
     """Delete the worker's local RocksDB tables. For the in-memory embedded broker only: its
     topics start empty on every run, so table state kept from an earlier run would describe
     cases the new broker has never seen. (On real Kafka the changelogs are the truth and
@@ -22,14 +17,17 @@ def reset_local_state() -> None:
     shutil.rmtree(settings.data_path / "faust", ignore_errors=True)
 
 
-def run_worker(loglevel: str = "info", reset_state: bool = False) -> None:
+def run_worker(loglevel: str = "info", reset_state: bool = False, settings: Settings | None = None) -> None:
+    from casenotes.processors.app import create_app
+
+    settings = settings or Settings.from_env()
     if reset_state:
         if not settings.embedded_broker:
             raise SystemExit("--reset-state is for the embedded development broker only "
                              "(CASENOTES_EMBEDDED_BROKER=true)")
-        reset_local_state()
+        reset_local_state(settings)
     settings.data_path.mkdir(parents=True, exist_ok=True)
     ensure_topics(settings)
-    load()
+    worker = create_app(settings)
     sys.argv = ["casenotes", "worker", "--loglevel", loglevel, "--web-port", str(settings.web_port)]
-    app.main()
+    worker.app.main()
