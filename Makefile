@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/pip --disable-pip-version-check -q
 
-.PHONY: demo demo-once stack stack-triton test test-fast bench model eval install install-dev clean
+.PHONY: demo demo-once stack stack-triton test test-fast bench bench-stream model eval install install-dev clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,9 @@ test-fast: install-dev   ## unit tests only (no broker, worker or Triton)
 bench: install-dev       ## classifier latency/throughput, note-taking throughput
 	$(BIN)/python bench/relevance_bench.py
 	$(BIN)/python bench/notetaker_bench.py
+
+bench-stream: install-dev ## broker + worker + simulated LLM: note latency, pipeline overhead, throughput (tuned vs naive)
+	$(BIN)/python bench/stream_bench.py $(BENCH_ARGS)
 
 model: install-dev       ## rebuild the bundled relevance classifier from data/relevance (progress shown)
 	$(BIN)/python -m casenotes.engines.relevance.split
