@@ -125,6 +125,10 @@ class CaseView:
     history: tuple[Message, ...]
     bullets: tuple[Bullet, ...]  # active bullets, in order, agent edits included
     covered: int = 0
+    #: The case's redaction numbering (``casenotes.redact.Redactor.to_dict()``), None before the
+    #: first redaction: the note-taker redacts the view with it and returns the updated state
+    #: on ``NoteResult.redaction`` so placeholders stay stable across calls.
+    redaction: dict[str, Any] | None = None
 
     @property
     def new_messages(self) -> tuple[Message, ...]:

@@ -131,6 +131,8 @@ class NoteResult:
     engine_ms: float = 0.0
     classifier_ms: float = 0.0
     context: dict[str, Any] = field(default_factory=dict)
+    #: The redactor's state after redacting the view (``Redactor.to_dict()``), None when off.
+    redaction: dict[str, Any] | None = None
 
     @property
     def kept(self) -> list[Proposal]:
@@ -146,6 +148,7 @@ class NoteResult:
             "proposals": [p.to_dict() for p in self.proposals], "engine": self.engine,
             "model_version": self.model_version, "skipped": self.skipped,
             "engine_ms": self.engine_ms, "classifier_ms": self.classifier_ms, "context": self.context,
+            **({"redaction": self.redaction} if self.redaction else {}),
         }
 
     @classmethod
@@ -156,6 +159,7 @@ class NoteResult:
             engine=d.get("engine", ""), model_version=d.get("model_version", ""),
             skipped=bool(d.get("skipped", False)), engine_ms=float(d.get("engine_ms", 0.0)),
             classifier_ms=float(d.get("classifier_ms", 0.0)), context=d.get("context") or {},
+            redaction=d.get("redaction") or None,
         )
 
     def with_prefix_refs(self, view: CaseView) -> "NoteResult":
@@ -166,7 +170,7 @@ class NoteResult:
         if ids:
             ctx["new_from"], ctx["new_to"] = ids[0], ids[-1]
         return NoteResult(self.case_id, self.last_message_id, self.proposals, self.engine, self.model_version,
-                          self.skipped, self.engine_ms, self.classifier_ms, ctx)
+                          self.skipped, self.engine_ms, self.classifier_ms, ctx, self.redaction)
 
 
 @dataclass(frozen=True)
@@ -203,6 +207,8 @@ class CaseState:
     archived: int = 0  # active bullets archived out of the state (still on the notes topic)
     archived_keys: list[str] = field(default_factory=list)  # short_hash(normalize(text)) of archived bullets
     trimmed_ids: list[str] = field(default_factory=list)  # short_hash(message_id) of compacted messages
+    #: ``casenotes.redact.Redactor`` state (placeholder numbering, salt): empty until redaction runs.
+    redaction: dict[str, Any] = field(default_factory=dict)
     history_budget: int = field(default=HISTORY_BUDGET_BYTES, compare=False, repr=False)
     bullet_budget: int = field(default=BULLET_BUDGET_BYTES, compare=False, repr=False)
 
@@ -226,7 +232,8 @@ class CaseState:
         return len(self.history) + self.trimmed
 
     def view(self) -> CaseView:
-        return CaseView(self.case_id, self.metadata, tuple(self.history), tuple(self.active_bullets), self.covered)
+        return CaseView(self.case_id, self.metadata, tuple(self.history), tuple(self.active_bullets), self.covered,
+                        dict(self.redaction) if self.redaction else None)
 
     def bullet(self, bullet_id: str) -> Bullet | None:
         return next((b for b in self.bullets if b.bullet_id == bullet_id), None)
@@ -237,6 +244,16 @@ class CaseState:
             if self.history[i].message_id == message_id:
                 return i
         return None
+
+    def set_redaction(self, redaction: dict[str, Any] | None) -> bool:
+        """Store a redactor's state unless it knows fewer placeholders than the stored one
+        (counts only grow: a stale replay or an older call must not roll the numbering back)."""
+        if not redaction:
+            return False
+        if _redaction_total(redaction) < _redaction_total(self.redaction):
+            return False
+        self.redaction = dict(redaction)
+        return True
 
     def _key(self, text: str) -> str:
         key = self._norm.get(text)
@@ -331,6 +348,7 @@ class CaseState:
         idx = self.message_index(result.last_message_id)
         if idx is None or idx < self.covered:
             return []
+        self.set_redaction(result.redaction)
         upto = idx + 1
         latencies = [max(0.0, float(now_ms - r)) for r in self.received_ms[self.covered:upto]]
         self.latencies_ms = (self.latencies_ms + latencies)[-REMEMBERED_LATENCIES:]
@@ -370,8 +388,12 @@ class CaseState:
         self._compact_bullets()
         return changes
 
-    def apply_edit(self, edit: dict[str, Any]) -> EditApplied | None:
-        """Apply an agent edit (an AgentEdit record). None when the edit was already applied."""
+    def apply_edit(self, edit: dict[str, Any], redact: str = "off", keep_originals: bool = False) -> EditApplied | None:
+        """Apply an agent edit (an AgentEdit record). None when the edit was already applied.
+
+        ``redact`` (``CASENOTES_REDACT``): with ``engine+log`` the log record's texts and
+        generation context are redacted with the case's numbering (the bullet itself keeps what
+        the agent typed; engines see it redacted anyway)."""
         edit_id, action = edit["edit_id"], edit["action"]
         if edit_id in self.applied_edits:
             return None
@@ -419,6 +441,13 @@ class CaseState:
             "trigger_message_id": bullet.trigger_message_id,
             "generation_context": self.generation_context(bullet),
         }
+        if redact != "off":
+            from casenotes import redact as redaction
+
+            if redaction.redacts_log(redact):
+                r = redaction.Redactor.from_dict(self.redaction, keep_originals)
+                record = redaction.redact_log_record(record, r)
+                self.redaction = r.to_dict()
         self._compact_bullets()
         return EditApplied(NoteChange(bullet, status), record)
 
@@ -480,6 +509,8 @@ class CaseState:
             value = getattr(self, name)
             if value:
                 d[name] = list(value) if isinstance(value, list) else value
+        if self.redaction:
+            d["redaction"] = self.redaction
         return d
 
     @classmethod
@@ -494,6 +525,7 @@ class CaseState:
             proposed=d.get("proposed", 0), kept=d.get("kept", 0), dropped=d.get("dropped", 0),
             overflowed=d.get("overflowed", 0), archived=d.get("archived", 0),
             archived_keys=list(d.get("archived_keys", [])), trimmed_ids=list(d.get("trimmed_ids", [])),
+            redaction=dict(d.get("redaction") or {}),
         )
 
     def to_bytes(self, limit: int = MAX_RECORD_BYTES) -> bytes:
@@ -525,6 +557,10 @@ class CaseState:
         if isinstance(data, dict):
             return cls.from_dict(data)
         return cls.from_dict(json.loads(data))
+
+
+def _redaction_total(redaction: dict[str, Any] | None) -> int:
+    return sum((redaction or {}).get("counts", {}).values())
 
 
 def _bullet_dict(b: Bullet) -> dict[str, Any]:

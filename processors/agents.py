@@ -69,7 +69,9 @@ class Runtime:
                                        settings.retry_max_s, on_error=self._on_engine_error)
         self.handler = CaseHandler(
             self.store, self.publish_notes, self.editlog, self.scheduler.notify,
-            Limits(settings.max_text_chars, settings.max_history, settings.retry_initial_s, settings.retry_max_s),
+            Limits(settings.max_text_chars, settings.max_history, settings.retry_initial_s, settings.retry_max_s,
+                   partitions=settings.topic_partitions, redact=settings.redact,
+                   redact_keep_originals=settings.redact_keep_originals),
             observer=metrics.Observer())
         self.recent_calls: OrderedDict[str, dict[str, Any]] = OrderedDict()
 
@@ -188,6 +190,7 @@ class Runtime:
             if spec is None:
                 raise InvalidEvent(f"unexpected topic {msg.topic!r}")
             rec = self.codec.decode(event.value, spec.schema)
+            self.handler.check_intake(spec.event, rec, event.key, msg.partition)  # ids, key, partition
             if spec.event == "message":
                 ts = msg.timestamp
                 await self.handler.on_message(rec, msg.partition, int(ts * 1000) if ts else None)
@@ -213,11 +216,25 @@ class Runtime:
         await asyncio.gather(*acks)
 
     async def dead_letter(self, event: Any, reason: str, error_type: str) -> None:
+        """Park ``event`` on the dead-letter topic with the reason. The record always fits (an
+        oversized original is cut, with its size and SHA-256: ``wire.dead_letter``); the send
+        is retried until acked, so the stream never moves past a record left unrecorded. The
+        metric counts dead letters written."""
         msg = event.message
-        metrics.DEAD_LETTERS.labels(error_type).inc()
         log.warning("dead letter %s[%s]@%s: %s", msg.topic, msg.partition, msg.offset, reason[:500])
         record = wire.dead_letter(msg.topic, msg.partition, msg.offset, event.key, event.value, reason, error_type)
-        await (await self.topics.dead_letters.send(key=event.key, value=self.codec.encode("dead_letter", record)))
+        value = self.codec.encode("dead_letter", record)
+        delay = self.settings.retry_initial_s
+        while True:
+            try:
+                await (await self.topics.dead_letters.send(key=record["key"], value=value))
+                break
+            except Exception as exc:
+                log.warning("dead letter for %s[%s]@%s not written (%s: %s); retrying in %.1fs", msg.topic,
+                            msg.partition, msg.offset, type(exc).__name__, exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(self.settings.retry_max_s, delay * 2)
+        metrics.DEAD_LETTERS.labels(error_type).inc()
 
     async def resume_pending(self) -> None:
         """Resume cases with uncovered messages: after a restart, a rebalance or a failure."""

@@ -21,6 +21,52 @@ from casenotes.settings import Settings
 
 log = logging.getLogger("casenotes.broker")
 
+
+class StartupError(RuntimeError):
+    """A start-up problem an operator must fix; the message names the setting or the command.
+    ``casenotes worker`` prints it alone (no traceback) and exits with status 2."""
+
+
+#: librdkafka logs every failed connection attempt (hundreds of lines while a broker is down):
+#: admin clients used at start-up log through this logger, which drops them; errors are raised.
+_QUIET = logging.getLogger("casenotes.broker.librdkafka")
+_QUIET.addHandler(logging.NullHandler())
+_QUIET.propagate = False
+
+
+def _hosts(settings: Settings) -> list[tuple[str, int]]:
+    out = []
+    for part in settings.bootstrap_servers.split(","):
+        host, _, port = part.strip().rpartition(":")
+        try:
+            out.append((host.strip("[]") or "127.0.0.1", int(port)))
+        except ValueError:
+            raise StartupError(f"CASENOTES_BROKER={settings.broker!r}: {part.strip()!r} is not host:port") from None
+    return out
+
+
+def check_broker_reachable(settings: Settings, wait_s: float = 3.0) -> None:
+    """Fail fast, with one clear message, when no bootstrap server accepts a TCP connection
+    within ``wait_s`` (instead of librdkafka retrying and logging for the admin timeout)."""
+    hosts = _hosts(settings)
+    deadline = time.monotonic() + wait_s
+    errors: dict[str, str] = {}
+    while True:
+        for host, port in hosts:
+            try:
+                with socket.create_connection((host, port), timeout=1.0):
+                    return
+            except OSError as exc:
+                errors[f"{host}:{port}"] = exc.strerror or type(exc).__name__
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(0.25)
+    detail = "; ".join(f"{h}: {e}" for h, e in errors.items())
+    hint = ("start it with `casenotes broker` (the embedded development broker, CASENOTES_EMBEDDED_BROKER=true)"
+            if settings.embedded_broker else "check that the Kafka cluster is up and reachable from here")
+    raise StartupError(f"cannot reach the Kafka broker at {settings.bootstrap_servers} ({detail}). "
+                       f"Set CASENOTES_BROKER (now {settings.broker!r}) to your brokers' bootstrap address, or {hint}.")
+
 from casenotes.processors.topics import CASE_TOPICS, DEAD_LETTER_TOPIC  # noqa: E402  (the topic registry)
 
 
@@ -112,8 +158,15 @@ def ensure_topics(settings: Settings, timeout: float = 30.0) -> list[str]:
     Input topics must exist with the configured partition count before the worker starts: Faust
     co-partitions them with the state table.
     """
-    admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers})
-    existing = set(admin.list_topics(timeout=timeout).topics)
+    from confluent_kafka import KafkaException
+
+    admin = AdminClient({"bootstrap.servers": settings.bootstrap_servers, "logger": _QUIET})
+    try:
+        existing = set(admin.list_topics(timeout=timeout).topics)
+    except KafkaException as exc:
+        raise StartupError(f"the Kafka broker at {settings.bootstrap_servers} did not answer within {timeout:.0f}s "
+                           f"({exc.args[0] if exc.args else exc}). Check CASENOTES_BROKER "
+                           f"(now {settings.broker!r}).") from None
     retention = str(settings.retention_hours * 3600 * 1000)
     wanted = [settings.topic(t) for t in (*CASE_TOPICS, DEAD_LETTER_TOPIC)]
     new = [NewTopic(t, num_partitions=settings.topic_partitions, replication_factor=settings.topic_replicas,
@@ -129,3 +182,71 @@ def ensure_topics(settings: Settings, timeout: float = 30.0) -> list[str]:
     if created:
         log.info("created topics %s", ", ".join(created))
     return created
+
+
+_FAUST_OFFSET_KEY = b"__faust\0offset__"  # where Faust's RocksDB store keeps a partition's changelog offset
+
+
+def stale_state(settings: Settings, timeout: float = 10.0) -> list[str]:
+    """Local RocksDB table partitions whose stored changelog offset is past the end of their
+    changelog topic on this broker (what makes Faust's recovery crash with ConsistencyError).
+    Returns one line per such partition; empty when the state is consistent or absent."""
+    import re
+
+    dbs = sorted((settings.data_path / "faust").glob("v*/tables/*-*.db"))
+    if not dbs or not settings.store.startswith("rocksdb"):
+        return []
+    try:
+        import rocksdict
+    except ImportError:
+        return []
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer({"bootstrap.servers": settings.bootstrap_servers, "group.id": f"casenotes-preflight-{os.getpid()}",
+                         "enable.auto.commit": False, "logger": _QUIET})
+    try:
+        topics = consumer.list_topics(timeout=timeout).topics
+        stale = []
+        for path in dbs:
+            m = re.fullmatch(r"(?P<table>.+)-(?P<partition>\d+)\.db", path.name)
+            if not m:
+                continue
+            try:
+                db = rocksdict.Rdict(str(path), access_type=rocksdict.AccessType.read_only())
+                try:
+                    raw = db.get(_FAUST_OFFSET_KEY)
+                finally:
+                    db.close()
+                stored = int(raw) if raw is not None else None
+            except Exception:  # unreadable or still being written: Faust will judge it
+                continue
+            if stored is None:
+                continue
+            topic, partition = f"{settings.app_id}-{m['table']}-changelog", int(m["partition"])
+            end = 0
+            if topic in topics:
+                _, end = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=timeout)
+            if stored >= end:
+                stale.append(f"{m['table']} partition {partition}: offset {stored} stored locally, changelog {topic} "
+                             f"{'ends at ' + str(end) if topic in topics else 'does not exist'}")
+        return stale
+    finally:
+        consumer.close()
+
+
+def check_local_state(settings: Settings) -> None:
+    """Refuse local table state the broker's changelogs cannot back, saying what to do."""
+    stale = stale_state(settings)
+    if not stale:
+        return
+    where = settings.data_path / "faust"
+    if settings.embedded_broker:
+        todo = ("The embedded broker keeps topics in memory, so they vanish when it stops: start the worker with "
+                "`casenotes worker --reset-state` to discard the old local state.")
+    else:
+        todo = (f"Check that CASENOTES_BROKER ({settings.broker!r}) and CASENOTES_APP_ID ({settings.app_id!r}) name "
+                "the cluster and app that wrote this state; if the changelog topics were really deleted, stop "
+                f"the worker and delete {where} (tables are rebuilt from the changelogs).")
+    raise StartupError(f"the local table state in {where} is ahead of the broker's changelogs "
+                       f"({'; '.join(stale[:3])}{'; ...' if len(stale) > 3 else ''}): it was written against another "
+                       f"broker, or the changelogs were deleted. {todo}")

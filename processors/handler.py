@@ -12,7 +12,10 @@ Guarantees it keeps (and its tests check):
 * notes are published (acked) *before* the state that contains them is saved, and the engine
   result is saved as "in flight" before publishing, so a crash in between re-applies the very
   same result: same bullet ids, same texts, never a different bullet under an existing id;
-* bad input raises ``InvalidEvent``/``EditError`` (the glue routes it to the dead-letter topic).
+* bad input raises ``InvalidEvent``/``EditError`` (the glue routes it to the dead-letter topic);
+  ``check_intake`` runs first for every input record: non-blank ids, Kafka key equal to the
+  ``case_id``, the murmur2 partition of the case (``MisroutedEvent`` otherwise), so that a bad
+  record never creates, splits or blocks a case.
 """
 from __future__ import annotations
 
@@ -25,11 +28,55 @@ from typing import Any, Awaitable, Callable, Protocol
 from casenotes.schemas import wire
 from casenotes.state import CaseState, EditError, NoteChange, NoteResult
 
-__all__ = ["CaseHandler", "CaseStore", "EditError", "InvalidEvent", "Limits", "MemoryStore"]
+__all__ = ["CaseHandler", "CaseStore", "EditError", "InvalidEvent", "Limits", "MemoryStore", "MisroutedEvent",
+           "REQUIRED_IDS", "check_intake"]
 
 
 class InvalidEvent(ValueError):
     """An input event that decodes but cannot be processed (the reason goes to the DLQ)."""
+
+
+class MisroutedEvent(InvalidEvent):
+    """An event whose Kafka key or partition does not match its ``case_id``: processing it would
+    split the case's state across partitions (dead-lettered, never re-keyed: see schemas/README)."""
+
+
+#: Ids every event of an input kind must carry, non-blank. An empty ``message_id`` would make
+#: every later message of the case look like a redelivery; an empty ``case_id`` would create
+#: case ""; an empty ``edit_id`` would make every later edit look already applied.
+REQUIRED_IDS: dict[str, tuple[str, ...]] = {
+    "message": ("case_id", "message_id"),
+    "metadata": ("case_id",),
+    "edit": ("edit_id", "case_id"),
+}
+
+
+def check_intake(kind: str, rec: dict[str, Any], key: bytes | str | None, partition: int, partitions: int = 0) -> None:
+    """Validate an input record before any state is touched; raise ``InvalidEvent`` with the reason.
+
+    ``kind``: message | metadata | edit. ``partitions``: the topic's partition count (0: do not
+    check the partition, e.g. unit tests with one fake partition).
+    """
+    names = REQUIRED_IDS.get(kind)
+    if names is None:
+        raise InvalidEvent(f"unknown event kind {kind!r}")
+    _check_ids(rec, *names)
+    if kind == "edit" and rec.get("action") in ("edit", "delete"):
+        _check_ids(rec, "bullet_id")
+    case_id = rec["case_id"]
+    if key is None:
+        raise MisroutedEvent(f"record has no key; the key must be the UTF-8 case id {case_id[:80]!r} so that "
+                             "all events of a case share a partition")
+    key_text = key.decode("utf-8", "replace") if isinstance(key, (bytes, bytearray)) else str(key)
+    if key_text != case_id:
+        raise MisroutedEvent(f"key {key_text[:80]!r} does not match case_id {case_id[:80]!r}; the key must be "
+                             "the UTF-8 case id")
+    if partitions:
+        expected = wire.partition_for(case_id, partitions)
+        if partition != expected:
+            raise MisroutedEvent(f"case {case_id[:80]!r} arrived on partition {partition}, but murmur2 of its key "
+                                 f"puts it on partition {expected} of {partitions}; producers must partition with "
+                                 "murmur2 (the Java default; partitioner=murmur2_random in librdkafka)")
 
 
 class CaseStore(Protocol):
@@ -51,6 +98,9 @@ class Limits:
     max_history: int = 400
     retry_initial_s: float = 0.5
     retry_max_s: float = 30.0
+    partitions: int = 0  # input topics' partition count: records on another partition are misrouted (0: no check)
+    redact: str = "off"  # CASENOTES_REDACT: engine+log redacts the edit log records
+    redact_keep_originals: bool = False
 
 
 def now_ms() -> int:
@@ -120,14 +170,20 @@ class CaseHandler:
             self.store.save(state, partition)
         await self._change(case_id, change)
 
+    def check_intake(self, kind: str, rec: dict[str, Any], key: bytes | str | None, partition: int) -> None:
+        """``check_intake`` with this handler's partition count (the glue calls it for every input)."""
+        check_intake(kind, rec, key, partition, self.limits.partitions)
+
     async def on_edit(self, rec: dict[str, Any], partition: int) -> NoteChange | None:
+        _check_ids(rec, *REQUIRED_IDS["edit"])
         case_id = rec["case_id"]
 
         async def change() -> NoteChange | None:
             state = self.store.load(case_id, partition)
             if state is None:
                 raise EditError(f"edit {rec['edit_id']!r} for unknown case {case_id!r}")
-            applied = state.apply_edit(rec)
+            applied = state.apply_edit(rec, redact=self.limits.redact,
+                                       keep_originals=self.limits.redact_keep_originals)
             if applied is None:
                 return None  # redelivered edit, already applied
             # Log first, then publish, then save: a crash in between replays the edit, and the
@@ -193,7 +249,7 @@ class CaseHandler:
 def _check_ids(rec: dict[str, Any], *names: str) -> None:
     for name in names:
         value = rec.get(name)
-        if not value:
+        if not isinstance(value, str) or not value.strip():
             raise InvalidEvent(f"{name} is empty")
         if len(value) > wire.MAX_ID_CHARS:
             raise InvalidEvent(f"{name} is {len(value)} characters, over the limit of {wire.MAX_ID_CHARS}")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 
-from casenotes.processors.broker import ensure_topics
+from casenotes.processors.broker import StartupError, check_broker_reachable, check_local_state, ensure_topics
 from casenotes.settings import Settings
 
 
@@ -17,17 +17,29 @@ def reset_local_state(settings: Settings) -> None:
     shutil.rmtree(settings.data_path / "faust", ignore_errors=True)
 
 
+def preflight(settings: Settings, reset_state: bool = False) -> None:
+    """What must hold before Faust starts; raises ``StartupError`` naming what to fix."""
+    if reset_state:
+        if not settings.embedded_broker:
+            raise StartupError("--reset-state is for the embedded development broker only "
+                               "(CASENOTES_EMBEDDED_BROKER=true); on real Kafka the local state is rebuilt from "
+                               f"the changelog topics: stop the worker and delete {settings.data_path / 'faust'}")
+        reset_local_state(settings)
+    check_broker_reachable(settings)
+    ensure_topics(settings, timeout=10.0)
+    check_local_state(settings)
+
+
 def run_worker(loglevel: str = "info", reset_state: bool = False, settings: Settings | None = None) -> None:
     from casenotes.processors.app import create_app
 
     settings = settings or Settings.from_env()
-    if reset_state:
-        if not settings.embedded_broker:
-            raise SystemExit("--reset-state is for the embedded development broker only "
-                             "(CASENOTES_EMBEDDED_BROKER=true)")
-        reset_local_state(settings)
-    settings.data_path.mkdir(parents=True, exist_ok=True)
-    ensure_topics(settings)
+    try:
+        settings.data_path.mkdir(parents=True, exist_ok=True)
+        preflight(settings, reset_state)
+    except StartupError as exc:
+        print(f"casenotes worker: {exc}", file=sys.stderr, flush=True)
+        raise SystemExit(2) from None
     worker = create_app(settings)
     sys.argv = ["casenotes", "worker", "--loglevel", loglevel, "--web-port", str(settings.web_port)]
     worker.app.main()

@@ -270,3 +270,49 @@ def test_bytes_round_trip_and_old_records_still_load():
     rec = old_state.apply_edit({"edit_id": "e", "action": "delete", "bullet_id": "c:0001"}).log_record
     assert rec["generation_context"]["prefix_bullets"] == ["zero"]
     assert rec["generation_context"]["new_message_ids"] == ["m1"]
+
+
+def _redaction(n_phones):
+    from casenotes.redact import Redactor, Span
+
+    r = Redactor(salt="s")
+    for i in range(n_phones):
+        r.placeholder(Span("PHONE", 0, 1, f"06123456{i:02d}"))
+    return r.to_dict()
+
+
+def test_redaction_state_is_stored_from_results_persisted_and_never_rolled_back():
+    from dataclasses import replace
+
+    s = CaseState("c1")
+    s.add_message(msg(1), 0)
+    assert s.view().redaction is None
+    r1 = replace(result(s, "first point"), redaction=_redaction(2))
+    s.apply_result(r1, 10)
+    assert s.redaction["counts"] == {"PHONE": 2} and s.view().redaction == s.redaction
+    back = CaseState.from_bytes(s.to_bytes())
+    assert back.redaction == s.redaction, "persisted"
+    assert NoteResult.from_dict(r1.to_dict()).redaction == r1.redaction
+    s.apply_result(r1, 20)  # a stale replay
+    s.add_message(msg(2, "and the charger is missing"), 30)
+    older = replace(result(s, "charger missing"), redaction=_redaction(1))  # computed from an older state
+    s.apply_result(older, 40)
+    assert s.redaction["counts"] == {"PHONE": 2}, "counts only grow"
+    assert s.covered == 2, "the result itself still applies"
+    s.add_message(msg(3, "new number"), 50)
+    s.apply_result(replace(result(s), redaction=_redaction(3)), 60)
+    assert s.redaction["counts"] == {"PHONE": 3}
+
+
+def test_an_edit_log_record_is_redacted_only_in_engine_log_mode():
+    s = CaseState("c1")
+    s.add_message(msg(1, "mail me at jo@example.com"), 0)
+    s.apply_result(result(s, "customer gave an email"), 10)
+    plain = s.apply_edit({"edit_id": "e1", "bullet_id": "c1:0001", "action": "edit", "text": "jo@example.com"},
+                         redact="engine")
+    assert plain.log_record["after"] == "jo@example.com" and not s.redaction
+    red = s.apply_edit({"edit_id": "e2", "bullet_id": "c1:0001", "action": "edit", "text": "jo@example.com!"},
+                       redact="engine+log")
+    assert red.log_record["after"] == "[EMAIL_1]!" and red.log_record["before"] == "[EMAIL_1]"
+    assert "jo@example.com" not in str(red.log_record["generation_context"])
+    assert s.redaction["counts"] == {"EMAIL": 1} and "jo@example.com" not in str(s.redaction)

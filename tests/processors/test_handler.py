@@ -131,3 +131,30 @@ async def test_changes_of_one_case_never_interleave():
     state = f.store.load("c1", 0)
     assert state.bullet("c1:0001").status == "deleted" and state.bullet("c1:0002").text == "charger missing"
     assert not state.pending
+
+
+async def test_a_blank_edit_id_is_rejected_before_any_state_change():
+    f = Fakes()
+    h = f.handler()
+    await h.on_message(event(), 0)
+    await h.apply_result(result("m1", "first point"), 0)
+    with pytest.raises(InvalidEvent, match="edit_id is empty"):
+        await h.on_edit({"edit_id": "", "case_id": "c1", "bullet_id": "c1:0001", "action": "delete", "ts": TS}, 0)
+    assert f.store.load("c1", 0).applied_edits == []
+
+
+async def test_edit_log_records_are_redacted_in_engine_log_mode_with_the_case_numbering():
+    f = Fakes()
+    h = CaseHandler(f.store, f.publish, f, f.notified.append,
+                    Limits(max_text_chars=200, redact="engine+log"), clock=lambda: 1000)
+    await h.on_message(event(text="call me on 06 12 34 56 78 or mail jo@example.com"), 0)
+    await h.apply_result(result("m1", "customer gave a phone number"), 0)
+    await h.on_edit({"edit_id": "e1", "case_id": "c1", "bullet_id": "c1:0001", "action": "edit",
+                     "text": "phone 06 12 34 56 78", "agent_id": "a", "ts": TS}, 0)
+    (record,) = f.logged
+    assert "06 12 34 56 78" not in record["after"] and "[PHONE_1]" in record["after"]
+    assert "jo@example.com" not in record["generation_context"] and "[EMAIL_" in record["generation_context"]
+    state = f.store.load("c1", 0)
+    assert state.redaction["counts"] == {"PHONE": 1, "EMAIL": 1}, "the numbering is kept in the case state"
+    assert state.bullet("c1:0001").text == "phone 06 12 34 56 78", "the bullet keeps what the agent typed"
+    assert state.view().redaction == state.redaction

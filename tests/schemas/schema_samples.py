@@ -24,7 +24,8 @@ FULL = {
                         "bullet_source": "model", "bullet_version": 2, "engine": "extractive", "model_version": "x-1",
                         "trigger_message_id": "m1", "generation_context": '{"history": []}', "ts": TS},
     "dead_letter": {"topic": "casenotes.conversation-events", "partition": 3, "offset": 2**40, "key": b"C-1",
-                    "value": b"\xff\x00garbage", "reason": "not Avro", "error_type": "DecodeError", "ts": TS},
+                    "value": b"\xff\x00garbage", "reason": "not Avro", "error_type": "DecodeError", "ts": TS,
+                    "truncated": True, "value_bytes": 10_000_000, "key_bytes": 3, "value_sha256": "ab" * 32},
 }
 
 # The same records with every field that has a default left out.
@@ -36,6 +37,7 @@ MINIMAL = {
                   if k not in ("label", "keep_score", "trigger_message_id", "latency_ms")},
     "edit_log_record": {k: v for k, v in FULL["edit_log_record"].items()
                         if k not in ("before", "after", "trigger_message_id")},
-    "dead_letter": {k: v for k, v in FULL["dead_letter"].items() if k != "key"},
+    "dead_letter": {k: v for k, v in FULL["dead_letter"].items()
+                    if k not in ("key", "truncated", "value_bytes", "key_bytes", "value_sha256")},
 }
 
