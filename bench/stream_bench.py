@@ -85,6 +85,14 @@ def proc_rss_mb(pid: int, key: str = "VmHWM") -> float:
     return float("nan")
 
 
+def covered_count(base_url: str) -> int:
+    text = urllib.request.urlopen(f"{base_url}/metrics", timeout=10).read().decode()
+    for line in text.splitlines():
+        if line.startswith("casenotes_message_to_note_seconds_count"):
+            return int(float(line.split()[-1]))
+    return 0
+
+
 def get_json(url: str, timeout: float = 10.0):
     with urllib.request.urlopen(url, timeout=timeout) as r:
         return json.loads(r.read())
@@ -118,7 +126,7 @@ BUCKETS = ((1, 10), (11, 50), (51, 200), (201, 10**9))
 
 
 def run_one(sc: Scenario, config: str, overrides: dict, duration: float, broker, workdir: Path,
-            llm_url: str | None) -> dict:
+            llm_url: str | None, extra_env: dict | None = None) -> dict:
     from casenotes.processors.broker import ensure_topics, free_port
     from casenotes.replay import Publisher
     from casenotes.settings import Settings
@@ -131,7 +139,7 @@ def run_one(sc: Scenario, config: str, overrides: dict, duration: float, broker,
         openai_base_url=llm_url or "http://127.0.0.1:1/v1", openai_model="sim", llm_timeout_s=30.0,
         **overrides)
     ensure_topics(settings)
-    worker = WorkerProcess(settings, workdir / f"{tag}.log").start(ready_timeout=120)
+    worker = WorkerProcess(settings, workdir / f"{tag}.log", extra_env=extra_env).start(ready_timeout=120)
     pid = worker.proc.pid
     try:
         llm_calls0 = get_json(f"{llm_url}/stats")["calls"] if llm_url else 0
@@ -155,8 +163,7 @@ def run_one(sc: Scenario, config: str, overrides: dict, duration: float, broker,
         drain_deadline = time.monotonic() + max(30.0, duration)
         covered = 0
         while time.monotonic() < drain_deadline:
-            listing = get_json(f"{worker.base_url}/cases/")["cases"]
-            covered = sum(c["covered"] for c in listing)
+            covered = covered_count(worker.base_url)  # /metrics: cheap (the case listing decodes every state)
             if covered >= sent:
                 break
             time.sleep(0.5)
@@ -214,6 +221,8 @@ def main() -> int:
     ap.add_argument("--cases", type=int, help="override the scenario's number of cases")
     ap.add_argument("--no-naive", action="store_true", help="skip the naive configuration")
     ap.add_argument("--json", help="also write the results here")
+    ap.add_argument("--end-offsets", choices=["fetch-highwater", "one-record-batches"], default="fetch-highwater",
+                    help="embedded-broker end-offset workaround to measure (processors/embedded.py)")
     ap.add_argument("--serve-llm", type=int, metavar="PORT")
     ap.add_argument("--p50", type=float, default=0.6)
     ap.add_argument("--p95", type=float, default=2.0)
@@ -225,6 +234,8 @@ def main() -> int:
     from casenotes.processors.broker import EmbeddedBroker, free_port
 
     names = list(SCENARIOS) if args.scenario == "all" else [args.scenario]
+    extra_env = {"CASENOTES_EMBEDDED_END_OFFSETS": args.end_offsets}
+    print_broker_settings(args.end_offsets)
     results = []
     with tempfile.TemporaryDirectory(prefix="stream-bench-") as tmp, \
             EmbeddedBroker(log_path=Path(tmp) / "tansu.log") as broker:
@@ -251,7 +262,8 @@ def main() -> int:
                 configs = [("tuned", sc.tuned)] + ([] if args.no_naive else [("naive", {})])
                 for config, overrides in configs:
                     load = os.getloadavg()
-                    r = run_one(sc, config, overrides, args.duration, broker, Path(tmp), llm_url)
+                    r = run_one(sc, config, overrides, args.duration, broker, Path(tmp), llm_url, extra_env)
+                    r["end_offsets"] = args.end_offsets
                     r["loadavg_before"] = [round(x, 2) for x in load]
                     r["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
                     r["target"] = sc.target
@@ -267,8 +279,28 @@ def main() -> int:
     return 0
 
 
+def print_broker_settings(end_offsets: str) -> None:
+    """What the worker runs with here (embedded tansu) and what it would run with on real Kafka."""
+    import os as _os
+
+    from casenotes.processors.app import _app_config
+    from casenotes.settings import Settings
+
+    keys = ("producer_max_batch_size", "broker_session_timeout", "broker_heartbeat_interval",
+            "table_standby_replicas", "processing_guarantee")
+    _os.environ["CASENOTES_EMBEDDED_END_OFFSETS"] = end_offsets
+    emb = _app_config(Settings.from_env(env={}, embedded_broker=True))
+    real = _app_config(Settings.from_env(env={}, embedded_broker=False))
+    print("Faust/Kafka settings          embedded tansu (measured here)        real Kafka (CASENOTES_EMBEDDED_BROKER=false)")
+    for k in keys:
+        print(f"  {k:27} {str(emb.get(k, 'default (16384 B)' if k == 'producer_max_batch_size' else '-')):37} "
+              f"{real.get(k, 'default (16384 B)' if k == 'producer_max_batch_size' else '-')}")
+    print(f"  {'changelog end offsets':27} {'ListOffsets + Fetch high watermark' if end_offsets == 'fetch-highwater' else 'ListOffsets, one record per batch':37} ListOffsets")
+    print(f"  {'consumer fetch max wait':27} {'50 ms (tansu holds fetches)':37} Faust default (1500 ms, returns on data)")
+
+
 def print_result(r: dict) -> None:
-    print(f"\n== {r['scenario']} / {r['config']} {r['settings']}  (load avg {r['loadavg_before']} -> "
+    print(f"\n== {r['scenario']} / {r['config']} {r['settings']} end offsets: {r.get('end_offsets')}  (load avg {r['loadavg_before']} -> "
           f"{r['loadavg_after']}, {os.cpu_count()} CPUs)")
     print(f"   target: {r['target']}: {r['verdict']}")
     print(f"   offered {r['offered_msg_s']} msg/s, published {r['published']} in {r['publish_s']}s; covered "

@@ -135,7 +135,7 @@ class Runtime:
         if partition is None or not self._owns(partition):
             return None  # nothing pending, or the case moved to another worker (it resumes there)
         if self.store.inflight_get(case_id, partition) is not None:
-            return functools.partial(self.handler.resume_inflight, case_id, partition)
+            return functools.partial(self._resume_inflight, case_id, partition)
         state = self.store.load(case_id, partition)
         if state is None or not state.pending:
             return None
@@ -161,14 +161,16 @@ class Runtime:
             return
         t0 = time.perf_counter()
         await self.handler.apply_result(result, partition)
-        # Outside the stream no input offset stands behind these table writes: wait until their
-        # changelog records are acked, so a crash cannot roll the case back behind notes already
-        # published (and the result path is paced by what the producer can take).
-        flush = getattr(getattr(self.app, "producer", None), "flush", None)
-        if flush is not None:
-            await flush()
+        # Outside the stream no input offset stands behind these table writes: wait until this
+        # case's changelog records are acked (not a full producer flush: other cases' writes are
+        # not ours to wait for), so a crash cannot roll the case back behind published notes.
+        await self.store.acked(result.case_id)
         metrics.RESULT_APPLY.observe(time.perf_counter() - t0)
         metrics.STATE_BYTES.observe(self.store.last_record_bytes)
+
+    async def _resume_inflight(self, case_id: str, partition: int) -> None:
+        await self.handler.resume_inflight(case_id, partition)
+        await self.store.acked(case_id)
 
     def _remember_call(self, case_id: str, result: NoteResult) -> None:
         self.recent_calls[case_id] = {
@@ -208,7 +210,10 @@ class Runtime:
 
     async def publish_notes(self, case_id: str, changes: list[NoteChange]) -> None:
         """Send in order, then wait for every ack (one round trip for a result's bullets, which
-        also narrows the publish-then-save window a crash can fall into)."""
+        also narrows the publish-then-save window a crash can fall into). The case's table
+        writes so far (the in-flight result entry above all) are acked first: a note must never
+        be out while the record that lets a restart re-apply it could still be lost."""
+        await self.store.acked(case_id)
         acks = []
         for change in changes:
             value = self.codec.encode("case_note", wire.case_note(case_id, change))

@@ -13,6 +13,7 @@ there. The partition is the one the case's input arrives on (kept in ``pending-c
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import weakref
 from collections import OrderedDict
@@ -70,18 +71,69 @@ class TableStore:
         self._cache_bytes = 0
         self._cache_limit = cache_bytes
         self.last_record_bytes = 0
+        # Changelog records of each case not yet acknowledged by the broker (see ``acked``).
+        self._unacked: dict[str, set[asyncio.Future]] = {}
+        self._sink: list[asyncio.Future] | None = None
+        for table in (tables.case_state, tables.pending, tables.inflight):
+            self._track(table)
+
+    def _track(self, table: Any) -> None:
+        """Keep the future of every changelog record ``table`` sends while a write is collected."""
+        send_changelog = table.send_changelog
+
+        def tracked(*args: Any, **kwargs: Any) -> Any:
+            fut = send_changelog(*args, **kwargs)
+            if self._sink is not None and fut is not None:
+                self._sink.append(fut)
+            return fut
+        table.send_changelog = tracked
 
     @contextmanager
-    def at(self, partition: int) -> Iterator[None]:
-        if current_event() is not None:
-            yield
-            return
-        event = _LocalEvent(self.t.source_topic, partition)
-        token = _current_event.set(weakref.ref(event))
+    def at(self, partition: int, case_id: str | None = None) -> Iterator[None]:
+        """Table writes for ``partition`` (outside the agent: a stand-in event); with
+        ``case_id``, their changelog records are remembered until the broker acks them."""
+        sink: list[asyncio.Future] = []
+        self._sink = sink if case_id is not None else None
         try:
-            yield
+            if current_event() is not None:
+                yield
+            else:
+                event = _LocalEvent(self.t.source_topic, partition)
+                token = _current_event.set(weakref.ref(event))
+                try:
+                    yield
+                finally:
+                    _current_event.reset(token)
         finally:
-            _current_event.reset(token)
+            self._sink = None
+            if sink and case_id is not None:
+                pending = self._unacked.setdefault(case_id, set())
+                for fut in sink:
+                    pending.add(fut)
+                    fut.add_done_callback(lambda f, c=case_id: self._acked_one(c, f))
+
+    def _acked_one(self, case_id: str, fut: asyncio.Future) -> None:
+        pending = self._unacked.get(case_id)
+        if pending is not None:
+            pending.discard(fut)
+            if not pending:
+                del self._unacked[case_id]
+
+    def unacked(self, case_id: str) -> int:
+        return len(self._unacked.get(case_id, ()))
+
+    async def acked(self, case_id: str) -> None:
+        """Wait until every changelog record written so far for ``case_id`` is acknowledged.
+
+        The result path calls this instead of a full producer flush: it waits for this case's
+        own writes only (state, pending set, in-flight result), never for other cases'. Outside
+        the stream no input offset stands behind these writes, so they must be durable before
+        notes that depend on them go out (in-flight entry) and before the result counts as done
+        (state), or a crash could roll the case back behind notes already published.
+        """
+        pending = self._unacked.get(case_id)
+        if pending:
+            await asyncio.gather(*list(pending))
 
     def load(self, case_id: str, partition: int) -> CaseState | None:
         with self.at(partition):
@@ -103,7 +155,7 @@ class TableStore:
         data = state.to_bytes()
         self.last_record_bytes = len(data)
         case_id = state.case_id
-        with self.at(partition):
+        with self.at(partition, case_id):
             self.t.case_state[case_id] = data
             if state.pending:
                 if self.t.pending.get(case_id) != partition:
@@ -137,11 +189,11 @@ class TableStore:
         return json.loads(raw) if raw else None
 
     def inflight_put(self, case_id: str, result: dict[str, Any], partition: int) -> None:
-        with self.at(partition):
+        with self.at(partition, case_id):
             self.t.inflight[case_id] = json.dumps(result, ensure_ascii=False).encode()
 
     def inflight_del(self, case_id: str, partition: int) -> None:
-        with self.at(partition):
+        with self.at(partition, case_id):
             if self.t.inflight.get(case_id) is not None:
                 del self.t.inflight[case_id]
 
