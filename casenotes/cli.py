@@ -9,6 +9,7 @@ import os
 import sys
 from pathlib import Path
 
+from casenotes.engines.factory import CLASSIFIER_REGISTRY, ENGINE_REGISTRY
 from casenotes.settings import Settings
 
 
@@ -227,11 +228,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("cases", type=Path, nargs="+", metavar="CASE.json")
     s.add_argument("--final", action="store_true",
                    help="print each case's final notes once (jsonl: one line per case) instead of per message")
-    s.add_argument("--engine", choices=["extractive", "triton", "openai"])
+    s.add_argument("--engine", choices=ENGINE_REGISTRY.names)
     s.add_argument("--triton-url", help="host:port (gRPC 8001, HTTP 8000)")
     s.add_argument("--protocol", choices=["http", "grpc", "generate"])
     s.add_argument("--model", help="model name (Triton model or OpenAI model)")
-    s.add_argument("--classifier", choices=["onnx", "passthrough"])
+    s.add_argument("--classifier", choices=CLASSIFIER_REGISTRY.names)
     s.add_argument("--format", choices=["text", "jsonl"], default="text")
     s.add_argument("--trace", metavar="FILE", help="write each engine call's prompt and bullet prefix as JSON lines")
     s.set_defaults(func=cmd_take_notes)

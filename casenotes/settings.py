@@ -11,6 +11,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, get_type_hints
 
+from casenotes.engines.factory import CLASSIFIER_REGISTRY, ENGINE_REGISTRY
+
 PREFIX = "CASENOTES_"
 
 
@@ -40,8 +42,8 @@ class Settings:
     retry_initial_s: float = field(default=0.5, metadata={"help": "First retry delay after an engine failure (doubles, with jitter)."})
     retry_max_s: float = field(default=30.0, metadata={"help": "Longest retry delay."})
     # --- Engines -------------------------------------------------------------------------
-    engine: str = field(default="extractive", metadata={"help": "Summarization engine: extractive | triton | openai."})
-    classifier: str = field(default="onnx", metadata={"help": "Relevance classifier: onnx | passthrough."})
+    engine: str = field(default="extractive", metadata={"help": f"Summarization engine: {' | '.join(ENGINE_REGISTRY.names)}."})
+    classifier: str = field(default="onnx", metadata={"help": f"Relevance classifier: {' | '.join(CLASSIFIER_REGISTRY.names)}."})
     classifier_model: str = field(default="", metadata={"help": "Directory of the ONNX classifier; empty: the bundled default."})
     classifier_threshold: float = field(default=0.5, metadata={"help": "Keep a bullet when P(not other) >= this."})
     classifier_providers: str = field(default="CUDAExecutionProvider,CPUExecutionProvider", metadata={"help": "onnxruntime providers, in order of preference."})

@@ -6,6 +6,7 @@ import asyncio
 import sys
 from pathlib import Path
 
+from casenotes.engines.factory import ENGINE_REGISTRY
 from casenotes.settings import Settings
 
 
@@ -68,7 +69,7 @@ def add_eval_parser(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--systems", default="progressive,progressive-nofilter,chunk-200,chunk-500,bulk",
                    help="comma-separated; the first is the reference of the paired comparisons "
                         "(also: lead-K, longest-K, first-last, first-last-tagged)")
-    r.add_argument("--engine", choices=["extractive", "triton", "openai"])
+    r.add_argument("--engine", choices=ENGINE_REGISTRY.names)
     r.add_argument("--classifier", choices=["onnx", "passthrough"])
     r.add_argument("--judge", choices=["none", "openai", "triton"], default="none")
     r.add_argument("--judge-url", help="judge endpoint (CASENOTES_JUDGE_URL)")

@@ -2,19 +2,18 @@
 ONNX export, serving (``OnnxRelevanceClassifier``), evaluation."""
 from __future__ import annotations
 
-from casenotes.engines.base import RelevanceClassifier
-from casenotes.settings import Settings
+from typing import TYPE_CHECKING
 
-CLASSIFIERS = ("onnx", "passthrough")
+from casenotes.engines.factory import CLASSIFIER_REGISTRY, CLASSIFIERS
+
+if TYPE_CHECKING:
+    from casenotes.engines.base import RelevanceClassifier
+    from casenotes.settings import Settings
+
+__all__ = ["CLASSIFIERS", "make_classifier"]
 
 
-def make_classifier(settings: Settings) -> RelevanceClassifier:
-    """The classifier named by ``CASENOTES_CLASSIFIER`` (imports are lazy: passthrough never
-    loads onnxruntime)."""
-    if settings.classifier == "passthrough":
-        from casenotes.engines.relevance.passthrough import PassthroughClassifier
-        return PassthroughClassifier()
-    if settings.classifier == "onnx":
-        from casenotes.engines.relevance.onnx_classifier import OnnxRelevanceClassifier
-        return OnnxRelevanceClassifier.from_settings(settings)
-    raise ValueError(f"CASENOTES_CLASSIFIER={settings.classifier!r}: choose one of {', '.join(CLASSIFIERS)}")
+def make_classifier(settings: "Settings") -> "RelevanceClassifier":
+    """The classifier named by ``CASENOTES_CLASSIFIER`` (the registry is in
+    ``casenotes.engines.factory``; imports are lazy: passthrough never loads onnxruntime)."""
+    return CLASSIFIER_REGISTRY.build(settings.classifier, settings)
