@@ -58,8 +58,11 @@ class OpenAIEngine(PrefixPromptEngine):
         return self._session is not None
 
     async def start(self) -> None:
+        # aiohttp's default connector allows 100 connections: it would cap LLM calls below
+        # CASENOTES_LLM_CONCURRENCY (the resilience layer's semaphore is the one limit).
+        connector = aiohttp.TCPConnector(limit=max(100, self.options.concurrency), limit_per_host=0)
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.options.timeout_s),
-                                              headers=self._headers())
+                                              headers=self._headers(), connector=connector)
         where = f"OpenAI-compatible server at {self.endpoint}, model {self.model!r}"
         try:
             await asyncio.wait_for(self._check_ready(), self.options.timeout_s)
