@@ -1,6 +1,9 @@
 """The note-taking step, free of Faust: case view in, judged proposals out.
 
-    view ──substance gate──> engine.propose ──dedupe──> classifier.classify ──> NoteResult
+    view ──normalise──> substance gate ──> engine.propose ──dedupe──> classifier.classify ──> NoteResult
+
+Normalising here (handles, URLs, signatures, emoji, shouting: :mod:`casenotes.engines.normalize`)
+means every engine and the classifier read clean text; the case history keeps the original.
 
 The worker runs it for a case whenever new messages arrive (one call in flight per case);
 ``casenotes take-notes`` and the evaluation harness run it over case files.
@@ -9,9 +12,11 @@ from __future__ import annotations
 
 import re
 import time
+from dataclasses import replace
 from typing import Sequence
 
 from casenotes.engines.base import RelevanceClassifier, SummarizationEngine
+from casenotes.engines.normalize import normalize_message
 from casenotes.model import CaseView, Message, Relevance
 from casenotes.state import NoteResult, Proposal, normalize
 
@@ -54,6 +59,12 @@ def has_substance(new: Sequence[Message], history: Sequence[Message]) -> bool:
     return False
 
 
+def normalized_view(view: CaseView) -> CaseView:
+    """The view with social-media decoration removed from every message (cached per text)."""
+    history = tuple(replace(m, text=normalize_message(m.text, m.role)) for m in view.history)
+    return replace(view, history=history)
+
+
 class NoteTaker:
     def __init__(self, engine: SummarizationEngine, classifier: RelevanceClassifier) -> None:
         self.engine = engine
@@ -76,9 +87,10 @@ class NoteTaker:
 
         Engine failures propagate (``EngineError``): the caller keeps the case pending.
         """
-        new = view.new_messages
-        if not new:
+        if not view.new_messages:
             raise ValueError(f"case {view.case_id!r} has no new messages to take notes on")
+        view = normalized_view(view)
+        new = view.new_messages
         base = dict(case_id=view.case_id, last_message_id=new[-1].message_id,
                     engine=self.engine.name, model_version=self.engine.model_version,
                     context={"message_ids": [m.message_id for m in new],
@@ -94,7 +106,13 @@ class NoteTaker:
         t2 = time.perf_counter()
         if len(verdicts) != len(texts):
             raise RuntimeError(f"classifier returned {len(verdicts)} verdicts for {len(texts)} bullets")
-        proposals = tuple(Proposal(t, v.label, v.keep, round(v.keep_prob, 4)) for t, v in zip(texts, verdicts))
+        keep = [v.keep for v in verdicts]
+        if verdicts and not any(keep) and not view.bullets:
+            # A case without notes keeps its likeliest point: the classifier, trained on support
+            # bullets, can drop every point of an unusual conversation, and a case with no notes
+            # at all is worse than one modest note (the agent can still delete it).
+            keep[max(range(len(verdicts)), key=lambda i: verdicts[i].keep_prob)] = True
+        proposals = tuple(Proposal(t, v.label, k, round(v.keep_prob, 4)) for t, v, k in zip(texts, verdicts, keep))
         return NoteResult(proposals=proposals, engine_ms=(t1 - t0) * 1e3, classifier_ms=(t2 - t1) * 1e3, **base)
 
 

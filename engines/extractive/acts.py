@@ -64,6 +64,7 @@ def _compile(lex: Lexicon) -> dict:
         "issue": re.compile(alt(lex.issue_cues), flags),
         "commit": re.compile(rf"^(?:{alt(lex.commit_cues)})", flags),
         "commit_any": re.compile(rf"\b(?:{alt(lex.commit_cues)})", flags),
+        "commit_clause": re.compile(rf"[,;]\s+(?:{alt(lex.commit_cues)})", flags),
         "done": re.compile(rf"^(?:{alt(lex.done_cues)})", flags),
         "instruction": re.compile(rf"^(?:{alt(lex.instruction_cues)})", flags),
         "finding": re.compile(rf"^(?:{alt(lex.finding_cues)})", flags),
@@ -249,8 +250,8 @@ def classify(sentence: str, role: str, lex: Lexicon, ctx: Context = Context()) -
             return FOLLOW_UP  # "I'd just need your phone number": a question in all but form
         if p["done"].match(s):
             return DONE
-        if p["commit"].match(s):
-            return COMMIT
+        if p["commit"].match(s) or p["commit_clause"].search(s):
+            return COMMIT  # "..., le envío el formulario por SMS": the commitment is what matters
         if p["instruction"].match(s):
             return INSTRUCTION
         if p["finding"].match(s):

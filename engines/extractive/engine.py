@@ -9,14 +9,36 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from casenotes.engines.extractive import acts
-from casenotes.engines.extractive.entities import Provided, carries_identifier, join_provided, provided_identifier
+from casenotes.engines.extractive.entities import Provided, carries_fact, carries_identifier, facts_in, join_provided, provided_identifier
 from casenotes.engines.extractive.lexicon import Lexicon, lexicon_for
 from casenotes.engines.extractive.overlap import content_tokens, is_redundant
 from casenotes.engines.extractive.rewrite import render
+from casenotes.engines.extractive.salience import SalienceModel, default_model, features
 from casenotes.model import CaseView, Message
 
+#: The act of a merged run of identifiers the customer gave ("Customer provided ...").
+PROVIDED = "provided"
+#: Salience a note needs (probability that annotators would put its sentence in a summary), the
+#: higher bar once the budget is spent, and the budget: BUDGET_BASE words plus BUDGET_RATE per word
+#: said. Tuned on TweetSumm train (cross-fitted) and checked on valid; see salience_train.
+SALIENT, VERY_SALIENT, FIRST_NOTE, OUTCOME = 0.3, 0.7, 0.05, 0.15
+FACT_WORDS = 12  # a note this short that carries an identifier is written whatever its salience
+BUDGET_BASE, BUDGET_RATE, BUDGET_PER_FACT = 20, 0.2, 8
 #: How far back a held-back run may reach: a customer rarely sends more identifiers in a row.
 MAX_HELD = 6
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A note the engine could write: its forms (preferred first, then shorter ones) and where it
+    comes from, which is what the salience model scores."""
+
+    forms: tuple[str, ...]
+    role: str
+    act: str
+    sentence: str  # the cleaned source sentence ("" for merged identifiers)
+    first: int  # index in history of the turn's first message
+    position: int  # sentence index within the turn
 
 
 @dataclass(frozen=True)
@@ -33,9 +55,11 @@ class ExtractiveEngine:
     name = "extractive"
     model_version = "extractive-1"
 
-    def __init__(self, language: str | None = None) -> None:
-        """``language`` forces the notes language (en, fr, es); default: the conversation's."""
+    def __init__(self, language: str | None = None, salience: SalienceModel | None | str = "default") -> None:
+        """``language`` forces the notes language (en, fr, es); default: the conversation's.
+        ``salience``: the model that selects which notes to write; None writes every note."""
         self.language = language or None
+        self.salience = default_model() if salience == "default" else salience
 
     @classmethod
     def from_settings(cls, settings) -> "ExtractiveEngine":
@@ -71,6 +95,14 @@ class ExtractiveEngine:
     # ------------------------------------------------------------------------------------
     def notes_for(self, view: CaseView) -> list[str]:
         """The synchronous core of :meth:`propose` (also used by offline tools)."""
+        pairs = self.scored_notes(view)
+        if self.salience is None:
+            return [note for _, note in pairs]
+        lex = lexicon_for(self.language or view.language)
+        return select(pairs, view, lex, self.salience)
+
+    def scored_notes(self, view: CaseView) -> list[tuple["Candidate", str]]:
+        """The new notes with the candidate each comes from (before any salience selection)."""
         history = view.history
         if view.covered >= len(history):
             return []
@@ -87,17 +119,16 @@ class ExtractiveEngine:
             end = len(history)  # never hold back forever
         turns = _turns(history, start, end)
         names = frozenset(w for who in (view.metadata.customer, view.metadata.agent) for w in who.get("name", "").split())
-        notes = self._notes(turns, history, lex, names)
         earlier = [content_tokens(b.text, lex) for b in view.bullets if b.active]
-        out: list[str] = []
-        for forms in notes:
+        out: list[tuple[Candidate, str]] = []
+        for cand in self.candidates(turns, history, lex, names):
             # A short form, when there is one, stands in for a note that mostly repeats another:
             # after "Agent asked for the booking reference", "Customer provided HX-48213".
-            for note in forms:
+            for note in cand.forms:
                 tokens = content_tokens(note, lex)
                 if not is_redundant(tokens, earlier):
                     earlier.append(tokens)
-                    out.append(note)
+                    out.append((cand, note))
                     break
         return out
 
@@ -118,23 +149,25 @@ class ExtractiveEngine:
         sentences = [s for s in sentences if s]
         return bool(sentences) and all(provided_identifier(s, lex, ctx.asked_items) for s in sentences)
 
-    def _notes(self, turns: list[Turn], history: tuple[Message, ...], lex: Lexicon,
-               names: frozenset[str]) -> list[tuple[str, ...]]:
-        """Each note as its preferred form, then any shorter forms of it."""
-        notes: list[tuple[str, ...]] = []
+    def candidates(self, turns: list[Turn], history: tuple[Message, ...], lex: Lexicon,
+                   names: frozenset[str]) -> list[Candidate]:
+        """Every note the turns could give, in order, before redundancy and salience."""
+        notes: list[Candidate] = []
         provided: list[Provided] = []
+        where = (0, 0)
 
         def flush() -> None:
             if provided:
                 template = lex.templates["provided"]
                 forms = (join_provided(provided, lex), join_provided(provided, lex, compact=True))
-                notes.append(tuple(dict.fromkeys(template.replace("{x}", f) for f in forms)))
+                notes.append(Candidate(tuple(dict.fromkeys(template.replace("{x}", f) for f in forms)),
+                                       "customer", PROVIDED, " ".join(p.value for p in provided), *where))
                 provided.clear()
 
         for turn in turns:
             ctx = _context(history, turn.first, lex)
             signed_off = False
-            for sentence in acts.split_sentences(turn.text):
+            for position, sentence in enumerate(acts.split_sentences(turn.text)):
                 if signed_off and not carries_identifier(sentence):
                     continue  # "That's all, have a great day! Don't forget to ...": a pleasantry
                 signed_off = signed_off or turn.role == "customer" and acts.is_farewell(sentence, lex)
@@ -146,15 +179,64 @@ class ExtractiveEngine:
                     if item and not ctx.asked_auth:
                         if all(item.value != p.value for p in provided):
                             provided.append(item)
+                            where = (turn.first, position)
                         continue
                 act = acts.classify(s, turn.role, lex, ctx)
                 asked = acts.requested_items(s, lex) if act == acts.FOLLOW_UP else ()
                 note = render(act, s, turn.role, lex, asked, names)
                 if note:
                     flush()
-                    notes.append((note,))
+                    notes.append(Candidate((note,), turn.role, act, s, turn.first, position))
         flush()
         return notes
+
+
+_OUTCOME_ACTS = frozenset({acts.DONE, acts.COMMIT, acts.TRANSFER})
+_ALWAYS = frozenset({PROVIDED, acts.VERIFIED})  # identifiers given, identity checked
+
+
+def note_budget(view: CaseView) -> float:
+    """Words the notes may hold so far: grows with what the conversation has said, not with its
+    number of turns (ten "ok"s add nothing; one long explanation adds room), and with each
+    identifier, amount or code mentioned (each is a fact someone may need to act on)."""
+    texts = [m.text for m in view.history if m.role != "system"]
+    said = sum(len(t.split()) for t in texts)
+    return BUDGET_BASE + BUDGET_RATE * said + BUDGET_PER_FACT * len(facts_in(texts))
+
+
+def select(pairs: list[tuple[Candidate, str]], view: CaseView, lex: Lexicon, model: SalienceModel) -> list[str]:
+    """The notes worth writing: salient ones while the budget lasts, then only very salient ones.
+    Accepted notes are never withdrawn, so the choice is made as the conversation goes."""
+    used = sum(len(b.text.split()) for b in view.bullets if b.active)
+    budget = note_budget(view)
+    scores = [model.score(features(cand, view.history, lex)) for cand, _ in pairs]
+    out = []
+    for (cand, note), p in zip(pairs, scores):
+        words = len(note.split())
+        # Identifiers, amounts, dates and time frames are what an agent needs to act on; the
+        # training chats rarely hold any, so salience says little about them: a short note with
+        # one is always written, a longer one when it is not unlikely.
+        fact = cand.act in _ALWAYS or carries_fact(note)
+        # What the agent did or committed to is the outcome of the case: a lower bar, unbudgeted.
+        outcome = cand.role == "agent" and cand.act in _OUTCOME_ACTS
+        within = used + words <= budget
+        # The customer's problem is the first thing a note must say, however briefly it was put.
+        first_issue = cand.role == "customer" and cand.act == acts.ISSUE and p >= OUTCOME and not _issue_before(view.history, cand.first, lex)
+        if (fact and (words <= FACT_WORDS or p >= OUTCOME) or p >= VERY_SALIENT or first_issue
+                or p >= SALIENT and within or outcome and p >= OUTCOME):
+            out.append(note)
+            used += words
+    if not out and not any(b.active for b in view.bullets) and scores and max(scores) >= FIRST_NOTE:
+        # A case with no notes yet gets its most salient point, even from a conversation unlike
+        # the training chats (short everyday turns score low): no case goes without notes.
+        out.append(pairs[scores.index(max(scores))][1])
+    return out
+
+
+def _issue_before(history: tuple[Message, ...], i: int, lex: Lexicon) -> bool:
+    """Did the customer state a problem before message ``i``?"""
+    return any(m.role == "customer" and acts.classify(s, "customer", lex) == acts.ISSUE
+               for m in history[:i] for s in map(lambda x: acts.clean(x, lex), acts.split_sentences(m.text)) if s)
 
 
 def _turns(history: tuple[Message, ...], start: int, end: int) -> list[Turn]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from casenotes.engines.extractive.lexicon import Lexicon
 
@@ -11,7 +12,7 @@ EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 PHONE = re.compile(r"(?<![\w-])(?:\+|\()?\d[\d ()-]{7,}\d(?![\w-])")  # "+1 415 555 0199", "(977) 625-2661"
 # A code holds a digit and is 4+ characters: HX-48213, 3348917502, VIR-2024-88311, 48291736K.
 CODE = re.compile(r"(?<![\w.,])(?=[A-Za-z0-9-]*\d)[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*(?![\w@])")
-AMOUNT = re.compile(r"[$€£]\s?\d[\d,. ]*|\d[\d,. ]*\s?(?:€|\$|£|eur|usd|euros?|dollars?)\b", re.I)
+AMOUNT = re.compile(r"[$€£]\s?\d[\d,. ]*|\d[\d,. ]*\s?(?:[€$£]|(?:eur|usd|euros?|dollars?)\b)", re.I)  # "245,00 €" too
 _LEAD_IN = re.compile(
     r"^(?:(?:sure|yes|yeah|ok|oui|sí|si|so|alors)[,\s]+)*(?:(?:it'?s|it is|that'?s|here it is:?|c'est|es)[,\s]+|"
     r"(?:(?:my|the|our|mon|ma|la|le|mi|el)\s+)?(?P<label>[\w' -]{2,30}?)(?:\s+(?:is|c'est|est|es)\s*:?|\s*:)\s+)?", re.I)
@@ -44,6 +45,31 @@ def codes(text: str) -> list[str]:
         if len(v) >= 4 and not _DATE_OR_TIME.match(v) and not v.isalpha():
             out.append(v)
     return out
+
+
+# Dates, times and time frames (EN/FR/ES): "May 17", "14 March", "by 17h", "3 to 5 business days", "24 horas".
+_MONTHS = (r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?|"
+           r"janvier|février|mars|avril|mai|juin|juillet|août|septembre|octobre|novembre|décembre|"
+           r"enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|octubre|noviembre|diciembre")
+WHEN = re.compile(rf"\b\d{{1,2}}(?:st|nd|rd|th|er)?(?: de| of)? (?:{_MONTHS})\b|\b(?:{_MONTHS}) \d{{1,2}}(?:st|nd|rd|th)?\b|"
+                  r"\b\d{1,2}(?::\d{2})? ?(?:am|pm|h\d{0,2})\b|\b\d{1,2}:\d{2}\b|"
+                  r"\b\d+ (?:(?:business|working|ouvrés|ouvrables|laborables|hábiles) )?(?:hours?|days?|weeks?|months?|heures?|jours?|semaines?|mois|"
+                  r"horas?|días|dias|semanas?|meses)\b(?: (?:ouvrés|ouvrables|laborables|hábiles))?", re.I)
+
+
+def facts_in(texts: list[str]) -> set[str]:
+    """Distinct identifiers, amounts and emails mentioned in ``texts``."""
+    return set().union(*(_facts(t) for t in texts)) if texts else set()
+
+
+@lru_cache(maxsize=8192)
+def _facts(text: str) -> frozenset[str]:  # cached: called on the whole history at every call
+    return frozenset(codes(text) + [m.group(0).strip() for m in AMOUNT.finditer(text)] + EMAIL.findall(text))
+
+
+def carries_fact(text: str) -> bool:
+    """An identifier, an amount, a date, a time or a time frame: something to act on."""
+    return carries_identifier(text) or bool(WHEN.search(text))
 
 
 def carries_identifier(text: str) -> bool:

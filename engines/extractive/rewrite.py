@@ -198,6 +198,7 @@ def render(act: str, sentence: str, role: str, lex: Lexicon, asked: tuple[str, .
         note = _en_follow_up(s, lex) if lex.code == "en" else None
         return note or _quoted_question(t["agent_asked"], lex, s)
     if role == "customer" and act in (acts.QUESTION, acts.REQUEST) and lex.code == "en":
+        quote = t["quote_question"] if s.endswith("?") else quote
         m = re.match(r"(?:can|could|would) you (?:please )?(.*?)\??$", s, re.I) or re.match(r"please (.*)$", s, re.I)
         m = m or (act == acts.REQUEST and re.match(r"((?:book|send|cancel|release|refund|check|fix|reset|remove|change|update|close|let) .*)$", s, re.I))
         if m:
@@ -208,7 +209,7 @@ def render(act: str, sentence: str, role: str, lex: Lexicon, asked: tuple[str, .
             x = en.pronouns(indirect, "customer") if indirect else None
             return _fill(t["asks"], lex, x) if x else _fill(quote, lex, s)
     if role == "customer" and act in (acts.QUESTION, acts.REQUEST) and s.endswith("?"):
-        return _fill(quote, lex, ("¿" if lex.code == "es" else "") + s.strip("¿? ") + "?")
+        return _fill(t["quote_question"], lex, ("¿" if lex.code == "es" else "") + s.strip("¿? ") + "?")
     if act == acts.FINDING and lex.code == "en":
         s = re.sub(r"^(?:i (?:can )?see|i'?m seeing|i (?:checked|found|looked)(?: and)?|(?:it )?looks like)(?: that)?\s*", "", s, flags=re.I)
         rewritten = third_person(s, role, lex)
@@ -227,7 +228,9 @@ def render(act: str, sentence: str, role: str, lex: Lexicon, asked: tuple[str, .
         return None  # "I won't" -> "Agent won't": an answer that says nothing without its question
     if initial:
         return _fill("{x}", lex, text[0].upper() + text[1:])
-    key = "reports" if role == "customer" else ("agent_found" if act == acts.FINDING else "agent_notes")
+    # A problem reads as one ("Customer complains that ..."): how support summaries state the issue.
+    key = ("complains" if act == acts.ISSUE else "reports") if role == "customer" else (
+        "agent_found" if act == acts.FINDING else "agent_notes")
     return _fill(t[key], lex, _lower_first(text))
 
 

@@ -104,7 +104,7 @@ def test_identifiers_sent_in_a_row_become_one_note():
 def test_a_call_segment_cut_mid_sentence_is_joined_with_its_continuation():
     history = msgs(("customer", "So there's, uh, a roaming charge of"), ("customer", "$86.20 that I don't understand."),
                    channel="call")
-    assert progressive(history) == ["Customer reports there's a roaming charge of $86.20 that they don't understand"]
+    assert progressive(history) == ["Customer complains that there's a roaming charge of $86.20 that they don't understand"]
 
 
 def test_answers_to_identity_checks_stay_out_and_verification_is_noted_once():
