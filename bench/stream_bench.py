@@ -16,6 +16,8 @@ import json
 import math
 import os
 import random
+import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -93,6 +95,53 @@ def covered_count(base_url: str) -> int:
     return 0
 
 
+def messages_processed(metrics_text: str) -> int:
+    """Input messages the worker's stream agent handled (``casenotes_events_total{kind="message"}``)."""
+    for line in metrics_text.splitlines():
+        if line.startswith("casenotes_events_total{") and 'kind="message"' in line:
+            return int(float(line.split()[-1]))
+    return 0
+
+
+#: Phases of a message's way to its note, from the worker's histograms (mean and bucket p50/p95).
+PHASES = (("stream lag (record ts -> agent)", "casenotes_stream_lag_seconds"),
+          ("schedule wait (notify -> engine call)", "casenotes_schedule_wait_seconds"),
+          ("engine call", "casenotes_engine_seconds"),
+          ("result apply (publish, save, acks)", "casenotes_result_apply_seconds"))
+
+
+def histogram_summary(metrics_text: str, name: str) -> dict | None:
+    """Mean and bucket-bound p50/p95 (ms) of a Prometheus histogram, all label sets merged."""
+    buckets: dict[float, float] = {}
+    total = count = 0.0
+    for line in metrics_text.splitlines():
+        if line.startswith(name + "_bucket"):
+            le = line.split('le="', 1)[1].split('"', 1)[0]
+            bound = float("inf") if le == "+Inf" else float(le)
+            buckets[bound] = buckets.get(bound, 0.0) + float(line.split()[-1])
+        elif line.startswith(name + "_sum"):
+            total += float(line.split()[-1])
+        elif line.startswith(name + "_count"):
+            count += float(line.split()[-1])
+    if not count:
+        return None
+
+    def bound(q: float) -> float:
+        for b in sorted(buckets):
+            if buckets[b] >= q * count:
+                return round(1e3 * b, 1)
+        return float("inf")
+    return {"n": int(count), "mean_ms": round(1e3 * total / count, 1), "p50_le_ms": bound(0.5), "p95_le_ms": bound(0.95)}
+
+
+def idle_cpu_rate(pid: int, seconds: float = 3.0) -> float:
+    """CPU seconds per second the idle worker burns (timers, fetch polling): subtracted from a
+    run's CPU to get the cost of the messages themselves."""
+    c0, t0 = proc_cpu_s(pid), time.monotonic()
+    time.sleep(seconds)
+    return (proc_cpu_s(pid) - c0) / (time.monotonic() - t0)
+
+
 def get_json(url: str, timeout: float = 10.0):
     with urllib.request.urlopen(url, timeout=timeout) as r:
         return json.loads(r.read())
@@ -126,7 +175,7 @@ BUCKETS = ((1, 10), (11, 50), (51, 200), (201, 10**9))
 
 
 def run_one(sc: Scenario, config: str, overrides: dict, duration: float, broker, workdir: Path,
-            llm_url: str | None, extra_env: dict | None = None) -> dict:
+            llm_url: str | None, extra_env: dict | None = None, profile_dir: str | None = None) -> dict:
     from casenotes.processors.broker import ensure_topics, free_port
     from casenotes.replay import Publisher
     from casenotes.settings import Settings
@@ -147,6 +196,13 @@ def run_one(sc: Scenario, config: str, overrides: dict, duration: float, broker,
         per_case = max(1, total // sc.cases)
         cases = [synthetic_case(f"{tag}-c{i}", per_case) for i in range(sc.cases)]
         pub = Publisher(settings)
+        idle_rate = idle_cpu_rate(pid)
+        profiler = None
+        if profile_dir:
+            profiler = subprocess.Popen(
+                [shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy"), "record", "-p", str(pid), "-r", "200", "-f", "raw", "-d", str(int(duration + 20)),
+                 "-o", str(Path(profile_dir) / f"{sc.name}-{config}.txt")],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         cpu0, t0 = proc_cpu_s(pid), time.monotonic()
         sent = 0
         for k in range(per_case):  # round robin: every case advances one message at a time
@@ -169,8 +225,13 @@ def run_one(sc: Scenario, config: str, overrides: dict, duration: float, broker,
             time.sleep(0.5)
         elapsed = time.monotonic() - t0
         cpu = proc_cpu_s(pid) - cpu0
+        if profiler:
+            profiler.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
+            profiler.wait(60)
         samples = get_json(f"{worker.base_url}/stats/latency", timeout=60)["samples"]
         metrics_text = urllib.request.urlopen(f"{worker.base_url}/metrics", timeout=10).read().decode()
+        processed = messages_processed(metrics_text) or sent
+        cpu_net = max(0.0, cpu - idle_rate * elapsed)
         calls = sum(float(line.split()[-1]) for line in metrics_text.splitlines()
                     if line.startswith("casenotes_engine_calls_total{") and 'result="ok"' in line)
         llm_calls = (get_json(f"{llm_url}/stats")["calls"] - llm_calls0) if llm_url else None
@@ -188,7 +249,15 @@ def run_one(sc: Scenario, config: str, overrides: dict, duration: float, broker,
             "engine_calls_per_msg": round(calls / max(1, sent), 3),
             "llm_requests": llm_calls,
             "worker_cpu_pct": round(100 * cpu / elapsed, 1), "worker_peak_rss_mb": round(proc_rss_mb(pid), 1),
+            # Load-insensitive: CPU the worker spent per message (user+sys), minus its idle burn,
+            # and what that allows on one full core.
+            "messages_processed": processed, "worker_cpu_s": round(cpu, 2),
+            "idle_cpu_pct": round(100 * idle_rate, 1),
+            "cpu_ms_per_msg": round(1e3 * cpu / max(1, processed), 3),
+            "net_cpu_ms_per_msg": round(1e3 * cpu_net / max(1, processed), 3),
+            "ceiling_msg_s_one_core": round(processed / cpu_net, 0) if cpu_net > 0 else None,
             "by_case_length": {},
+            "phases": {label: histogram_summary(metrics_text, name) for label, name in PHASES},
         }
         for lo, hi in BUCKETS:
             sel = [s for s in samples if lo <= s[3] <= hi]
@@ -223,6 +292,7 @@ def main() -> int:
     ap.add_argument("--json", help="also write the results here")
     ap.add_argument("--end-offsets", choices=["fetch-highwater", "one-record-batches"], default="fetch-highwater",
                     help="embedded-broker end-offset workaround to measure (processors/embedded.py)")
+    ap.add_argument("--profile", metavar="DIR", help="py-spy record the worker (raw collapsed stacks) into DIR")
     ap.add_argument("--serve-llm", type=int, metavar="PORT")
     ap.add_argument("--p50", type=float, default=0.6)
     ap.add_argument("--p95", type=float, default=2.0)
@@ -262,7 +332,7 @@ def main() -> int:
                 configs = [("tuned", sc.tuned)] + ([] if args.no_naive else [("naive", {})])
                 for config, overrides in configs:
                     load = os.getloadavg()
-                    r = run_one(sc, config, overrides, args.duration, broker, Path(tmp), llm_url, extra_env)
+                    r = run_one(sc, config, overrides, args.duration, broker, Path(tmp), llm_url, extra_env, args.profile)
                     r["end_offsets"] = args.end_offsets
                     r["loadavg_before"] = [round(x, 2) for x in load]
                     r["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
@@ -286,7 +356,7 @@ def print_broker_settings(end_offsets: str) -> None:
     from casenotes.processors.app import _app_config
     from casenotes.settings import Settings
 
-    keys = ("producer_max_batch_size", "broker_session_timeout", "broker_heartbeat_interval",
+    keys = ("producer_max_batch_size", "producer_linger", "broker_session_timeout", "broker_heartbeat_interval",
             "table_standby_replicas", "processing_guarantee")
     _os.environ["CASENOTES_EMBEDDED_END_OFFSETS"] = end_offsets
     emb = _app_config(Settings.from_env(env={}, embedded_broker=True))
@@ -310,7 +380,14 @@ def print_result(r: dict) -> None:
     print(f"   pipeline overhead ms p50/p95/p99: {r['overhead_ms'][50]} / {r['overhead_ms'][95]} / {r['overhead_ms'][99]}")
     print(f"   engine ms p50/p95/p99: {r['engine_ms'][50]} / {r['engine_ms'][95]} / {r['engine_ms'][99]}; "
           f"engine calls/msg {r['engine_calls_per_msg']}; LLM requests {r['llm_requests']}")
-    print(f"   worker CPU {r['worker_cpu_pct']}%, peak RSS {r['worker_peak_rss_mb']} MB")
+    print(f"   worker CPU {r['worker_cpu_pct']}% of the wall time, peak RSS {r['worker_peak_rss_mb']} MB")
+    print(f"   worker CPU per message (load-insensitive): {r['cpu_ms_per_msg']} ms gross, {r['net_cpu_ms_per_msg']} ms "
+          f"net of idle ({r['idle_cpu_pct']}% of a core when idle), {r['messages_processed']} messages -> ceiling "
+          f"{r['ceiling_msg_s_one_core']} msg/s on one full core")
+    for label, h in r.get("phases", {}).items():
+        if h:
+            print(f"   phase {label:38}: mean {h['mean_ms']} ms, p50 <= {h['p50_le_ms']} ms, p95 <= {h['p95_le_ms']} ms "
+                  f"(n={h['n']})")
     for bucket, b in r["by_case_length"].items():
         print(f"   case length {bucket:>9}: n={b['n']:6d} note p50 {b['note_p50']} p95 {b['note_p95']} ms; "
               f"overhead p50 {b['overhead_p50']} p99 {b['overhead_p99']} ms")

@@ -64,9 +64,10 @@ class Runtime:
         self.codec = codec or make_codec(settings.schema_registry_url)
         self.notetaker = notetaker or NoteTaker(make_engine(settings), make_classifier(settings))
         self.editlog = editlog or make_editlog(settings)
-        self.store = TableStore(tables)
+        self.store = TableStore(tables, generation=lambda: getattr(app, "consumer_generation_id", 0))
         self.scheduler = CaseScheduler(self._run_case, settings.max_cases_in_flight, settings.retry_initial_s,
-                                       settings.retry_max_s, on_error=self._on_engine_error)
+                                       settings.retry_max_s, on_error=self._on_engine_error,
+                                       on_wait=metrics.SCHEDULE_WAIT.observe)
         self.handler = CaseHandler(
             self.store, self.publish_notes, self.editlog, self.scheduler.notify,
             Limits(settings.max_text_chars, settings.max_history, settings.retry_initial_s, settings.retry_max_s,
@@ -110,13 +111,19 @@ class Runtime:
 
     # -- engine side (scheduler tasks, never in the stream) ----------------------------------
     def _owns(self, partition: int) -> bool:
+        return self._owner()(partition)
+
+    def _owner(self) -> Any:
+        """``partition -> bool`` over one snapshot of the consumer's assignment."""
         try:
-            from faust.types import TP
             assigned = self.app.consumer.assignment()
             name = self.topics.names["conversation-events"]
-            return not assigned or TP(name, partition) in assigned
         except Exception:  # no consumer yet (tests): assume yes
-            return True
+            return lambda partition: True
+        if not assigned:
+            return lambda partition: True
+        mine = {tp.partition for tp in assigned if tp.topic == name}
+        return mine.__contains__
 
     def _ready(self) -> bool:
         """Tables are usable: not rebalancing, not recovering from changelogs. (Timers run during
@@ -195,6 +202,8 @@ class Runtime:
             self.handler.check_intake(spec.event, rec, event.key, msg.partition)  # ids, key, partition
             if spec.event == "message":
                 ts = msg.timestamp
+                if ts:
+                    metrics.STREAM_LAG.observe(max(0.0, time.time() - ts))
                 await self.handler.on_message(rec, msg.partition, int(ts * 1000) if ts else None)
             elif spec.event == "metadata":
                 metrics.EVENTS.labels("metadata").inc()
@@ -245,7 +254,8 @@ class Runtime:
         """Resume cases with uncovered messages: after a restart, a rebalance or a failure."""
         if not self.started or not self._ready():
             return
-        pending = self.store.pending_cases()
+        # Also removes the entries of cases that stayed covered and old in-flight tombstones.
+        pending = self.store.sweep(owns=self._owner(), busy=self.scheduler.busy)
         for case_id in pending:
             if not self.scheduler.busy(case_id):
                 self.scheduler.notify(case_id)

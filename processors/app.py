@@ -41,7 +41,26 @@ def _app_config(s: Settings) -> dict:
         from casenotes.processors import embedded
 
         config.update(embedded.app_config())
+    config["producer_linger"] = producer_linger_s()
     return config
+
+
+#: Producer linger: a result's records (in-flight entry, notes, state) and other cases' records
+#: share produce requests instead of one request each (the Java client's default is 5 ms too).
+#: ``make bench-stream``, extractive 200 msg/s: CPU per message 4.2-4.5 ms at 0 ms, 3.5 ms at 5 ms.
+PRODUCER_LINGER_MS = 5.0
+PRODUCER_LINGER_ENV = "CASENOTES_PRODUCER_LINGER_MS"
+
+
+def producer_linger_s() -> float:
+    """``CASENOTES_PRODUCER_LINGER_MS`` (read when the app is created), else ``PRODUCER_LINGER_MS``."""
+    import os
+
+    raw = os.environ.get(PRODUCER_LINGER_ENV, "")
+    ms = float(raw) if raw.strip() else PRODUCER_LINGER_MS
+    if ms < 0:
+        raise ValueError(f"{PRODUCER_LINGER_ENV}={raw!r}: must be >= 0")
+    return ms / 1000.0
 
 
 @dataclass

@@ -22,6 +22,15 @@ RESULT_APPLY = Histogram(
     "casenotes_result_apply_seconds",
     "Engine result to state saved: waiting for the case, publishing its notes (acked), saving.",
     buckets=_LATENCY_BUCKETS, registry=REGISTRY)
+STREAM_LAG = Histogram(
+    "casenotes_stream_lag_seconds",
+    "Time from a message's record timestamp to the case agent handling it (publish, broker, fetch, "
+    "queueing behind earlier records of the stream).", buckets=_LATENCY_BUCKETS, registry=REGISTRY)
+SCHEDULE_WAIT = Histogram(
+    "casenotes_schedule_wait_seconds",
+    "Time from a case being notified of new work to its engine call starting (waiting for the case's "
+    "previous call and result, for a CASENOTES_MAX_CASES_IN_FLIGHT slot, or for the event loop).",
+    buckets=_LATENCY_BUCKETS, registry=REGISTRY)
 STATE_BYTES = Histogram(
     "casenotes_state_record_bytes", "Size of the case-state records written (capped at 512 KB).",
     buckets=(1e3, 4e3, 16e3, 32e3, 64e3, 128e3, 192e3, 256e3, 384e3, 512e3), registry=REGISTRY)
@@ -85,6 +94,9 @@ def register_engine(engine: object) -> None:
         _registered.append(collector)
 
 
+_EVENTS_MESSAGE = EVENTS.labels("message")  # bound once: ``labels()`` takes a lock and a dict lookup
+
+
 class Observer:
     """The case handler's metrics hooks. Also keeps the last ``SAMPLES`` covered messages as
     (message-to-note ms, engine ms, classifier ms, case length) for ``/stats/latency`` (the
@@ -98,7 +110,7 @@ class Observer:
         self.samples: "deque[tuple[float, float, float, int]]" = deque(maxlen=self.SAMPLES)
 
     def message(self) -> None:
-        EVENTS.labels("message").inc()
+        _EVENTS_MESSAGE.inc()
 
     def edit(self, action: str) -> None:
         EDITS.labels(action).inc()

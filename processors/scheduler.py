@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from typing import Awaitable, Callable
 
 log = logging.getLogger("casenotes.scheduler")
@@ -28,7 +29,8 @@ RunCase = Callable[[str], Awaitable["Finisher | None"]]
 
 class CaseScheduler:
     def __init__(self, run_case: RunCase, max_in_flight: int = 8, retry_initial_s: float = 0.5,
-                 retry_max_s: float = 30.0, on_error: Callable[[str, BaseException], None] | None = None) -> None:
+                 retry_max_s: float = 30.0, on_error: Callable[[str, BaseException], None] | None = None,
+                 on_wait: Callable[[float], None] | None = None) -> None:
         self._run_case = run_case
         self._slots = asyncio.Semaphore(max_in_flight)
         self._retry_initial = retry_initial_s
@@ -36,6 +38,8 @@ class CaseScheduler:
         self._on_error = on_error
         self._tasks: dict[str, asyncio.Task] = {}
         self._dirty: set[str] = set()
+        self._on_wait = on_wait  # seconds from a notify to the run that serves it (metrics)
+        self._notified: dict[str, float] = {}
         self._closed = False
         self.calls = 0  # runs holding a slot right now (engine calls in flight)
 
@@ -51,6 +55,8 @@ class CaseScheduler:
         """There is (possibly) new work for ``case_id``. Never blocks."""
         if self._closed:
             return
+        if self._on_wait is not None and case_id not in self._notified:
+            self._notified[case_id] = time.monotonic()
         if case_id in self._tasks:
             self._dirty.add(case_id)
             return
@@ -63,6 +69,9 @@ class CaseScheduler:
                 self._dirty.discard(case_id)
                 try:
                     async with self._slots:
+                        since = self._notified.pop(case_id, None)
+                        if since is not None:
+                            self._on_wait(time.monotonic() - since)  # type: ignore[misc]
                         self.calls += 1
                         try:
                             finish = await self._run_case(case_id)
@@ -87,6 +96,7 @@ class CaseScheduler:
         finally:
             self._tasks.pop(case_id, None)
             self._dirty.discard(case_id)
+            self._notified.pop(case_id, None)
 
     async def close(self) -> None:
         self._closed = True

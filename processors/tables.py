@@ -3,8 +3,15 @@
 * ``case-state``: case id -> ``CaseState.to_bytes()`` (bounded, <= 512 KB; raw bytes, so the
   record is serialised once, by the state itself, and never re-encoded by Faust);
 * ``pending-cases``: case id -> partition, for cases with messages not yet covered by notes
-  (scanned by a timer to resume work after a crash, restart or rebalance);
+  (scanned by a timer to resume work after a crash, restart or rebalance). An entry is written
+  when a case becomes pending and removed by that timer's sweep once the case has been found
+  covered twice in a row, not on every result: a busy case would otherwise write an entry and
+  its tombstone for every message. A leftover entry only makes a resume find nothing to do;
 * ``inflight-results``: case id -> a note result being published (re-applied after a crash).
+  Once applied, the entry is remembered as done and its tombstone is written by the sweep unless
+  the case's next result overwrites it first (no tombstone per result). A done entry is hidden
+  from ``inflight_get``; were it re-applied after a crash, a stale result changes nothing
+  (``CaseState.apply_result``).
 
 Table writes need Faust's "current event" (it names the partition of the RocksDB store and the
 changelog). Inside the agent there is one; engine results are applied from the scheduler's task
@@ -15,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import weakref
 from collections import OrderedDict
 from contextlib import contextmanager
@@ -27,6 +35,8 @@ from casenotes.state import CaseState
 
 #: Decoded states kept in memory (bounded by their record sizes): a message then costs no JSON decode.
 CACHE_BYTES = 64 * 1024 * 1024
+#: A done in-flight entry not overwritten by the case's next result for this long gets its tombstone.
+INFLIGHT_TOMBSTONE_AFTER_S = 10.0
 
 
 class _Message:
@@ -61,19 +71,33 @@ class Tables:
 class TableStore:
     """The worker's ``CaseStore``: the tables above plus a cache of decoded states.
 
-    The cache is validated against the stored bytes on every load (another worker may have
-    owned the partition meanwhile), and dropped by the handler after a failed change.
+    The cache is dropped by the handler after a failed change. It is trusted without reading
+    the table while the consumer group generation it was filled in is still current (only this
+    worker can have written the case's partition since: moving a partition away and back is two
+    rebalances); otherwise, or when the generation is unknown (<= 0), it is validated against the
+    stored bytes (another worker may have owned the partition meanwhile). The same rule spares
+    the reads of pending entries and in-flight results this worker wrote itself.
     """
 
-    def __init__(self, tables: Tables, cache_bytes: int = CACHE_BYTES) -> None:
+    def __init__(self, tables: Tables, cache_bytes: int = CACHE_BYTES, generation: Any = lambda: 0) -> None:
         self.t = tables
-        self._cache: OrderedDict[str, tuple[bytes, CaseState]] = OrderedDict()
+        self.generation = generation  # () -> the consumer group generation (<= 0: unknown)
+        # case -> (record bytes, decoded state, generation when stored, partition)
+        self._cache: OrderedDict[str, tuple[bytes, CaseState, int, int]] = OrderedDict()
         self._cache_bytes = 0
         self._cache_limit = cache_bytes
         self.last_record_bytes = 0
         # Changelog records of each case not yet acknowledged by the broker (see ``acked``).
         self._unacked: dict[str, set[asyncio.Future]] = {}
         self._sink: list[asyncio.Future] | None = None
+        # In-flight entries written by this worker (case -> bytes) and those applied since
+        # (case -> (partition, bytes, when)): their tombstones are written lazily (``sweep``).
+        self._inflight_written: dict[str, bytes] = {}
+        self._inflight_done: dict[str, tuple[int, bytes, float, int]] = {}
+        # Pending entries this worker wrote: case -> (partition, generation).
+        self._pending_written: dict[str, tuple[int, int]] = {}
+        # Pending entries of covered cases seen by the previous sweep (removed at the next one).
+        self._covered_seen: set[str] = set()
         for table in (tables.case_state, tables.pending, tables.inflight):
             self._track(table)
 
@@ -135,7 +159,17 @@ class TableStore:
         if pending:
             await asyncio.gather(*list(pending))
 
+    def _current(self) -> int:
+        """The generation if known (> 0), else 0: nothing cached is trusted without a read."""
+        gen = self.generation()
+        return gen if gen and gen > 0 else 0
+
     def load(self, case_id: str, partition: int) -> CaseState | None:
+        hit = self._cache.get(case_id)
+        gen = self._current()
+        if hit is not None and gen and hit[2] == gen and hit[3] == partition:
+            self._cache.move_to_end(case_id)
+            return hit[1]
         with self.at(partition):
             raw = self.t.case_state.get(case_id)
         if raw is None:
@@ -143,34 +177,35 @@ class TableStore:
             return None
         if isinstance(raw, str):
             raw = raw.encode()
-        hit = self._cache.get(case_id)
         if hit is not None and hit[0] == raw:
-            self._cache.move_to_end(case_id)
+            self._remember(case_id, raw, hit[1], partition, gen)
             return hit[1]
         state = CaseState.from_bytes(raw)
-        self._remember(case_id, raw, state)
+        self._remember(case_id, raw, state, partition, gen)
         return state
 
     def save(self, state: CaseState, partition: int) -> None:
         data = state.to_bytes()
         self.last_record_bytes = len(data)
         case_id = state.case_id
+        gen = self._current()
         with self.at(partition, case_id):
             self.t.case_state[case_id] = data
-            if state.pending:
+            # A covered case keeps its entry: ``sweep`` removes it once the case stays covered.
+            if state.pending and (not gen or self._pending_written.get(case_id) != (partition, gen)):
                 if self.t.pending.get(case_id) != partition:
                     self.t.pending[case_id] = partition
-            elif self.t.pending.get(case_id) is not None:
-                del self.t.pending[case_id]
-        self._remember(case_id, data, state)
+                if gen:
+                    self._pending_written[case_id] = (partition, gen)
+        self._remember(case_id, data, state, partition, gen)
 
-    def _remember(self, case_id: str, data: bytes, state: CaseState) -> None:
+    def _remember(self, case_id: str, data: bytes, state: CaseState, partition: int, gen: int) -> None:
         self.forget(case_id)
-        self._cache[case_id] = (data, state)
+        self._cache[case_id] = (data, state, gen, partition)
         self._cache_bytes += len(data)
         while self._cache_bytes > self._cache_limit and self._cache:
-            _, (old, _) = self._cache.popitem(last=False)
-            self._cache_bytes -= len(old)
+            _, old = self._cache.popitem(last=False)
+            self._cache_bytes -= len(old[0])
 
     def forget(self, case_id: str) -> None:
         hit = self._cache.pop(case_id, None)
@@ -178,21 +213,80 @@ class TableStore:
             self._cache_bytes -= len(hit[0])
 
     def partition_of(self, case_id: str) -> int | None:
+        hit = self._cache.get(case_id)
+        if hit is not None:
+            return hit[3]  # a case's partition never changes (its key's murmur2, checked at intake)
         return self.t.pending.get(case_id)
 
     def pending_cases(self) -> list[str]:
+        """Cases with a pending-cases entry (some may be covered already: see ``sweep``)."""
         return list(self.t.pending.keys())
 
+    def sweep(self, owns: Any = lambda partition: True, busy: Any = lambda case_id: False,
+              now: float | None = None) -> list[str]:
+        """The resume timer's pass: returns the cases that are really pending; removes the
+        pending entries of cases found covered (and not busy) by two sweeps in a row, and writes
+        the tombstones of in-flight entries applied more than ``INFLIGHT_TOMBSTONE_AFTER_S`` ago.
+        Only partitions this worker ``owns`` are written to (a standby's copy is not ours)."""
+        now = time.monotonic() if now is None else now
+        pending: list[str] = []
+        covered_now: set[str] = set()
+        for case_id, partition in list(self.t.pending.items()):
+            if partition is None or busy(case_id) or not owns(partition):
+                pending.append(case_id)
+                continue
+            state = self.load(case_id, partition)
+            if state is not None and state.pending:
+                pending.append(case_id)
+            elif case_id in self._covered_seen:
+                self._pending_written.pop(case_id, None)
+                with self.at(partition, case_id):
+                    if self.t.pending.get(case_id) is not None:
+                        del self.t.pending[case_id]
+            else:
+                covered_now.add(case_id)
+        self._covered_seen = covered_now
+        for case_id, (partition, raw, when, _) in list(self._inflight_done.items()):
+            if now - when < INFLIGHT_TOMBSTONE_AFTER_S or busy(case_id):
+                continue
+            del self._inflight_done[case_id]
+            if owns(partition):
+                with self.at(partition, case_id):
+                    if self._inflight_raw(case_id) == raw:
+                        del self.t.inflight[case_id]
+        return pending
+
+    def _inflight_raw(self, case_id: str) -> bytes | None:
+        raw = self.t.inflight.get(case_id)
+        return raw.encode() if isinstance(raw, str) else raw
+
     def inflight_get(self, case_id: str, partition: int) -> dict[str, Any] | None:
+        done = self._inflight_done.get(case_id)
+        gen = self._current()
+        if done is not None and gen and done[3] == gen:
+            return None  # this worker applied it in this generation; tombstone pending (``sweep``)
         with self.at(partition):
-            raw = self.t.inflight.get(case_id)
-        return json.loads(raw) if raw else None
+            raw = self._inflight_raw(case_id)
+        if not raw:
+            return None
+        if done is not None and done[1] == raw:
+            return None  # applied already; its tombstone is pending (``sweep``)
+        return json.loads(raw)
 
     def inflight_put(self, case_id: str, result: dict[str, Any], partition: int) -> None:
+        data = json.dumps(result, ensure_ascii=False).encode()
+        self._inflight_done.pop(case_id, None)
+        self._inflight_written[case_id] = data
         with self.at(partition, case_id):
-            self.t.inflight[case_id] = json.dumps(result, ensure_ascii=False).encode()
+            self.t.inflight[case_id] = data
 
     def inflight_del(self, case_id: str, partition: int) -> None:
+        data = self._inflight_written.pop(case_id, None)
+        if data is not None:
+            # Written by this worker, applied now: remembered as done, tombstone later (or never,
+            # if the case's next result overwrites it first).
+            self._inflight_done[case_id] = (partition, data, time.monotonic(), self._current())
+            return
         with self.at(partition, case_id):
             if self.t.inflight.get(case_id) is not None:
                 del self.t.inflight[case_id]
