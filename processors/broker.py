@@ -226,7 +226,9 @@ def stale_state(settings: Settings, timeout: float = 10.0) -> list[str]:
             end = 0
             if topic in topics:
                 _, end = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=timeout)
-            if stored >= end:
+            # tansu's ListOffsets under-reports the end of multi-record batches (embedded.py), so
+            # there only an empty or missing changelog (the broker restarted) proves the state stale.
+            if end == 0 if settings.embedded_broker else stored >= end:
                 stale.append(f"{m['table']} partition {partition}: offset {stored} stored locally, changelog {topic} "
                              f"{'ends at ' + str(end) if topic in topics else 'does not exist'}")
         return stale
