@@ -24,7 +24,7 @@ _LEAD_HANDLES = re.compile(r"^(?:\s*[@＠]\w+[:,]?)+\s*")
 _HANDLE = re.compile(r"(?<![\w.])[@＠](\w+)")
 # Agent sign-offs at the end of a tweet: "^LD", "/JI", "*HML", "-Mike", "~ Jo", "^Caroline".
 _SIGNATURE = re.compile(r"(?:\s*[\^*~]\s?[A-Z][A-Za-z]{0,11}|\s+/\s?[A-Z]{1,4}|\s+[-–—]\s?(?:[A-Z][a-z]{1,11}|[A-Z]{1,3})"
-                        r"|(?<=[.!?])\s+[A-Z]{2,3})\.?\s*$")
+                        r"|(?<=[.!?])\s+[A-Z]{2,3}|(?<=[.!?,])[-–—]\s?[A-Z][a-z]{1,11}|(?<=(?i:thanks|cheers))[-–—]\s?[A-Z][a-z]{1,11})\.?\s*$")
 _COUNTER = re.compile(r"\s*(?:\(?\b\d/\d\)?|\(\d\)|>>)\s*$")  # "1/2", "(2/2)", ">>" thread markers
 _LONE_NAME = re.compile(r"(?<=[.!?)])\s+[A-Z][a-z]{1,11}\.?\s*$")  # "... I'll record your feedback. Phil."
 _EMOTICON = re.compile(r"(?:(?<=\s)|^)(?:[:;=8xX][-'^]?[()DPpOo3/\\|\]\[*]+|<3+|\^\^|\^_\^|[:;]-?\){2,})(?=\s|$|[.,!?])")
@@ -96,6 +96,7 @@ def normalize_message(text: str, role: str = "customer") -> str:
     t = html.unescape(text)
     t = _URL.sub(" ", t)
     t = _LEAD_HANDLES.sub("", t)
+    t = re.sub(r"^\(?\d/\d\)?\s+", "", t)  # "2/2 ..." : a thread counter opening a tweet
     # A handle inside a sentence names someone ("I contacted @AmazonHelp"): keep the name, not
     # the "@"; anonymised numeric handles ("@115877") say nothing.
     t = _HANDLE.sub(lambda m: "" if m.group(1).isdigit() else m.group(1), t)

@@ -21,8 +21,11 @@ PROVIDED = "provided"
 #: Salience a note needs (probability that annotators would put its sentence in a summary), the
 #: higher bar once the budget is spent, and the budget: BUDGET_BASE words plus BUDGET_RATE per word
 #: said. Tuned on TweetSumm train (cross-fitted) and checked on valid; see salience_train.
-SALIENT, VERY_SALIENT, FIRST_NOTE, OUTCOME = 0.3, 0.7, 0.05, 0.15
-FACT_WORDS = 12  # a note this short that carries an identifier is written whatever its salience
+SALIENT, VERY_SALIENT = 0.3, 0.7
+#: Lower bars for what a case file needs: the first note of a case, agent outcomes and facts,
+#: the customer's first stated problem.
+FIRST_NOTE, OUTCOME, FIRST_ISSUE = 0.05, 0.2, 0.15
+FACT_WORDS = 8  # a note this short that carries an identifier is written whatever its salience
 BUDGET_BASE, BUDGET_RATE, BUDGET_PER_FACT = 20, 0.2, 8
 #: How far back a held-back run may reach: a customer rarely sends more identifiers in a row.
 MAX_HELD = 6
@@ -205,25 +208,16 @@ def note_budget(view: CaseView) -> float:
 
 
 def select(pairs: list[tuple[Candidate, str]], view: CaseView, lex: Lexicon, model: SalienceModel) -> list[str]:
-    """The notes worth writing: salient ones while the budget lasts, then only very salient ones.
-    Accepted notes are never withdrawn, so the choice is made as the conversation goes."""
+    """The notes worth writing: salient ones while the budget lasts, and what an agent needs
+    whatever the budget. Accepted notes are never withdrawn, so the choice is made as the
+    conversation goes, from what has been said so far."""
     used = sum(len(b.text.split()) for b in view.bullets if b.active)
     budget = note_budget(view)
     scores = [model.score(features(cand, view.history, lex)) for cand, _ in pairs]
     out = []
     for (cand, note), p in zip(pairs, scores):
         words = len(note.split())
-        # Identifiers, amounts, dates and time frames are what an agent needs to act on; the
-        # training chats rarely hold any, so salience says little about them: a short note with
-        # one is always written, a longer one when it is not unlikely.
-        fact = cand.act in _ALWAYS or carries_fact(note)
-        # What the agent did or committed to is the outcome of the case: a lower bar, unbudgeted.
-        outcome = cand.role == "agent" and cand.act in _OUTCOME_ACTS
-        within = used + words <= budget
-        # The customer's problem is the first thing a note must say, however briefly it was put.
-        first_issue = cand.role == "customer" and cand.act == acts.ISSUE and p >= OUTCOME and not _issue_before(view.history, cand.first, lex)
-        if (fact and (words <= FACT_WORDS or p >= OUTCOME) or p >= VERY_SALIENT or first_issue
-                or p >= SALIENT and within or outcome and p >= OUTCOME):
+        if _needed(cand, note, p, view, lex) or p >= SALIENT and used + words <= budget:
             out.append(note)
             used += words
     if not out and not any(b.active for b in view.bullets) and scores and max(scores) >= FIRST_NOTE:
@@ -231,6 +225,20 @@ def select(pairs: list[tuple[Candidate, str]], view: CaseView, lex: Lexicon, mod
         # the training chats (short everyday turns score low): no case goes without notes.
         out.append(pairs[scores.index(max(scores))][1])
     return out
+
+
+def _needed(cand: Candidate, note: str, p: float, view: CaseView, lex: Lexicon) -> bool:
+    """Notes written whatever the budget: the training chats (tweets) rarely hold identifiers,
+    amounts or dates, so salience says little about them, and some points every case file needs."""
+    if cand.act in _ALWAYS or p >= VERY_SALIENT:
+        return True
+    if carries_fact(note) and (len(note.split()) <= FACT_WORDS or p >= OUTCOME):
+        return True  # something to act on: a short note always, a longer one if not unlikely
+    if cand.role == "agent" and cand.act in _OUTCOME_ACTS:
+        return p >= OUTCOME  # what the agent did or committed to: the outcome of the case
+    # The customer's problem, the first time they state one, however briefly they put it.
+    return (cand.role == "customer" and cand.act == acts.ISSUE and p >= FIRST_ISSUE
+            and not _issue_before(view.history, cand.first, lex))
 
 
 def _issue_before(history: tuple[Message, ...], i: int, lex: Lexicon) -> bool:

@@ -96,3 +96,30 @@ async def test_identifiers_held_back_by_the_engine_are_noted_when_a_trivial_mess
     assert steps[2].added == [], "the lone identifier is held back for merging"
     assert not steps[3].result.skipped
     assert any("A-55123" in c.bullet.text for s in steps for c in s.added)
+
+
+async def test_engines_read_normalised_text_and_the_view_keeps_its_shape():
+    engine = RecordingEngine(["Card charged twice"])
+    raw = view(m(1, "@AcmeHelp my card was charged TWICE 😡 https://t.co/abc"), m(2, "@123 Sorry! DM us ^JL", "agent"))
+    await NoteTaker(engine, PassthroughClassifier()).take_notes(raw)
+    seen = engine.views[0]
+    assert [x.text for x in seen.history] == ["my card was charged twice", "Sorry! DM us"]
+    assert [x.message_id for x in seen.history] == ["m1", "m2"] and seen.covered == raw.covered
+
+
+class DropAll:
+    name, model_version = "rule", "v0"
+    async def start(self): ...
+    async def close(self): ...
+    async def classify(self, texts):
+        return [Relevance("other", False, 0.1 + 0.01 * len(t)) for t in texts]
+
+
+async def test_a_case_without_notes_keeps_its_likeliest_point_when_the_classifier_drops_all():
+    nt = NoteTaker(RecordingEngine(["No smoking here", "Customer is near sighted and could not read the sign"]), DropAll())
+    r = await nt.take_notes(view(m(1, "I can't read the sign, I'm near sighted")))
+    assert [p.text for p in r.kept] == ["Customer is near sighted and could not read the sign"]
+    from casenotes.model import Bullet
+    nt = NoteTaker(RecordingEngine(["No smoking here"]), DropAll())
+    r = await nt.take_notes(view(m(1, "ok, sorry"), bullets=(Bullet("c:0001", 1, "Existing point"),)))
+    assert r.kept == [], "once a case has notes the classifier decides"

@@ -50,3 +50,16 @@ def test_numbers_are_never_created_or_changed():
 
 def test_only_decoration_leaves_nothing():
     assert norm("@AskTigogh 😔 https://t.co/abc", "customer") == ""
+
+
+def test_a_thread_counter_opening_a_tweet_goes():
+    assert norm("@VirginTrains 2/2 the delay will make me miss my next train") == "the delay will make me miss my next train"
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Let us know if that helps.-Charlie", "Let us know if that helps."),
+    ("Please apply payments through the card.Thanks-Mich", "Please apply payments through the card.Thanks"),
+    ("Your router supports Wi-Fi", "Your router supports Wi-Fi"),
+])
+def test_signatures_glued_to_the_text(text, expected):
+    assert norm(text, "agent") == expected
