@@ -11,7 +11,6 @@ import statistics
 import time
 
 from casenotes.casefile import load_samples
-from casenotes.engines.factory import make_classifier, make_engine
 from casenotes.notetaker import NoteTaker
 from casenotes.offline import take_notes_progressively
 from casenotes.settings import Settings
@@ -24,7 +23,7 @@ def pct(values: list[float], q: float) -> float:
 
 async def main(rounds: int = 5) -> None:
     settings = Settings.from_env()
-    notetaker = NoteTaker(make_engine(settings), make_classifier(settings))
+    notetaker = NoteTaker.from_settings(settings)
     await notetaker.start()
     cases = load_samples()
     per_message, engine_ms, classifier_ms = [], [], []

@@ -59,7 +59,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_take_notes(args: argparse.Namespace) -> int:
     from casenotes.casefile import CaseFileError, load_case
-    from casenotes.engines.factory import make_classifier, make_engine
     from casenotes.notetaker import NoteTaker
 
     overrides = {"engine": args.engine, "triton_url": args.triton_url, "triton_protocol": args.protocol,
@@ -76,7 +75,7 @@ def cmd_take_notes(args: argparse.Namespace) -> int:
     trace = open(args.trace, "w", encoding="utf-8") if args.trace else None
 
     async def run() -> None:
-        notetaker = NoteTaker(make_engine(settings), make_classifier(settings))
+        notetaker = NoteTaker.from_settings(settings)
         await notetaker.start()  # once for every case file: the model loads once
         engine = notetaker.engine
         print(f"# engine {engine.name} ({engine.model_version}), classifier {notetaker.classifier.name}"

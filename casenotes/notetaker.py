@@ -1,6 +1,7 @@
 """The note-taking step, free of Faust: case view in, judged proposals out.
 
-    view ──normalise──> substance gate ──> engine.propose ──dedupe──> classifier.classify ──> NoteResult
+    view ──normalise──> redact (opt-in) ──> substance gate ──> neutralise injections ──> engine.propose
+         ──dedupe, screen injected bullets──> classifier.classify ──> NoteResult (+ a flag note if attacked)
 
 Normalising here (handles, URLs, signatures, emoji, shouting: :mod:`casenotes.engines.normalize`)
 means every engine and the classifier read clean text; the case history keeps the original.
@@ -17,6 +18,9 @@ from typing import Sequence
 
 from casenotes.engines.base import RelevanceClassifier, SummarizationEngine
 from casenotes.engines.normalize import normalize_message
+from casenotes.injection import FLAG_LABEL, neutralize_view, screen_bullets
+from casenotes.redact import Redactor, redact_view, redacts_engine
+from casenotes.settings import Settings
 from casenotes.model import CaseView, Message, Relevance
 from casenotes.state import NoteResult, Proposal, normalize
 
@@ -66,9 +70,22 @@ def normalized_view(view: CaseView) -> CaseView:
 
 
 class NoteTaker:
-    def __init__(self, engine: SummarizationEngine, classifier: RelevanceClassifier) -> None:
+    """``redact``: ``off`` | ``engine`` | ``engine+log`` (``casenotes.redact``): from ``engine`` on,
+    engines and LLM servers see per-case placeholders ([EMAIL_1]) instead of private values."""
+
+    def __init__(self, engine: SummarizationEngine, classifier: RelevanceClassifier, redact: str = "off",
+                 keep_originals: bool = False) -> None:
         self.engine = engine
         self.classifier = classifier
+        self.redacts = redacts_engine(redact)  # also validates the mode
+        self.keep_originals = keep_originals
+
+    @classmethod
+    def from_settings(cls, settings: Settings, engine: SummarizationEngine | None = None,
+                      classifier: RelevanceClassifier | None = None) -> "NoteTaker":
+        from casenotes.engines.factory import make_classifier, make_engine
+        return cls(engine or make_engine(settings), classifier or make_classifier(settings), settings.redact,
+                   settings.redact_keep_originals)
 
     async def start(self) -> None:
         await self.engine.start()
@@ -90,9 +107,14 @@ class NoteTaker:
         if not view.new_messages:
             raise ValueError(f"case {view.case_id!r} has no new messages to take notes on")
         view = normalized_view(view)
+        redaction = None
+        if self.redacts:  # before anything leaves the process (engines, LLM servers)
+            redactor = Redactor.from_dict(view.redaction, self.keep_originals)
+            view = redact_view(view, redactor)
+            redaction = redactor.to_dict()
         new = view.new_messages
         base = dict(case_id=view.case_id, last_message_id=new[-1].message_id,
-                    engine=self.engine.name, model_version=self.engine.model_version,
+                    engine=self.engine.name, model_version=self.engine.model_version, redaction=redaction,
                     context={"message_ids": [m.message_id for m in new],
                              # What the engine saw as accepted notes (agent edits included).
                              "prefix": [b.text for b in view.bullets]})
@@ -100,7 +122,10 @@ class NoteTaker:
             return NoteResult(skipped=True, **base)
 
         t0 = time.perf_counter()
-        texts = _dedupe(await self.engine.propose(view), [b.text for b in view.bullets])
+        # Customer text is data: instructions aimed at the note-taker are replaced by a marker
+        # before the engine reads them, and no bullet may carry them; the attempt is flagged.
+        proposed = await self.engine.propose(neutralize_view(view))
+        texts, flag = screen_bullets(_dedupe(proposed, [b.text for b in view.bullets]), view)
         t1 = time.perf_counter()
         verdicts: list[Relevance] = list(await self.classifier.classify(texts)) if texts else []
         t2 = time.perf_counter()
@@ -113,6 +138,8 @@ class NoteTaker:
             # at all is worse than one modest note (the agent can still delete it).
             keep[max(range(len(verdicts)), key=lambda i: verdicts[i].keep_prob)] = True
         proposals = tuple(Proposal(t, v.label, k, round(v.keep_prob, 4)) for t, v, k in zip(texts, verdicts, keep))
+        if flag:
+            proposals += (Proposal(flag, FLAG_LABEL, True, 1.0),)
         return NoteResult(proposals=proposals, engine_ms=(t1 - t0) * 1e3, classifier_ms=(t2 - t1) * 1e3, **base)
 
 

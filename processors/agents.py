@@ -53,7 +53,6 @@ class Runtime:
     def __init__(self, settings: Settings, app: Any, topics: Topics, tables: Tables, *,
                  notetaker: NoteTaker | None = None, codec: Any = None, editlog: Any = None) -> None:
         from casenotes.editlog import make_editlog
-        from casenotes.engines.factory import make_classifier, make_engine
         from casenotes.schemas import make_codec
 
         self.settings = settings
@@ -62,7 +61,7 @@ class Runtime:
         self.started = False
         self._lock = asyncio.Lock()
         self.codec = codec or make_codec(settings.schema_registry_url)
-        self.notetaker = notetaker or NoteTaker(make_engine(settings), make_classifier(settings))
+        self.notetaker = notetaker or NoteTaker.from_settings(settings)
         self.editlog = editlog or make_editlog(settings)
         self.store = TableStore(tables, generation=lambda: getattr(app, "consumer_generation_id", 0))
         self.scheduler = CaseScheduler(self._run_case, settings.max_cases_in_flight, settings.retry_initial_s,
