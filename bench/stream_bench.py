@@ -75,8 +75,11 @@ def pct(xs: list[float], p: float) -> float:
     return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
 
 
-def proc_cpu_s(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+def proc_cpu_s(pid: int, tid: int | None = None) -> float:
+    """CPU seconds (user+sys) of process ``pid``, or of its thread ``tid`` (the event loop runs
+    in the main thread, ``tid == pid``; ONNX Runtime and the consumer use other threads)."""
+    path = f"/proc/{pid}/task/{tid}/stat" if tid else f"/proc/{pid}/stat"
+    fields = Path(path).read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
@@ -203,7 +206,7 @@ def run_one(sc: Scenario, config: str, overrides: dict, duration: float, broker,
                 [shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy"), "record", "-p", str(pid), "-r", "200", "-f", "raw", "-d", str(int(duration + 20)),
                  "-o", str(Path(profile_dir) / f"{sc.name}-{config}.txt")],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        cpu0, t0 = proc_cpu_s(pid), time.monotonic()
+        cpu0, loop0, t0 = proc_cpu_s(pid), proc_cpu_s(pid, pid), time.monotonic()
         sent = 0
         for k in range(per_case):  # round robin: every case advances one message at a time
             for c in cases:
@@ -224,7 +227,7 @@ def run_one(sc: Scenario, config: str, overrides: dict, duration: float, broker,
                 break
             time.sleep(0.5)
         elapsed = time.monotonic() - t0
-        cpu = proc_cpu_s(pid) - cpu0
+        cpu, loop_cpu = proc_cpu_s(pid) - cpu0, proc_cpu_s(pid, pid) - loop0
         if profiler:
             profiler.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
             profiler.wait(60)
@@ -256,6 +259,10 @@ def run_one(sc: Scenario, config: str, overrides: dict, duration: float, broker,
             "cpu_ms_per_msg": round(1e3 * cpu / max(1, processed), 3),
             "net_cpu_ms_per_msg": round(1e3 * cpu_net / max(1, processed), 3),
             "ceiling_msg_s_one_core": round(processed / cpu_net, 0) if cpu_net > 0 else None,
+            # The event loop (main thread) is single-threaded: its CPU per message bounds a worker
+            # whatever the other threads (ONNX Runtime, consumer thread) get on other cores.
+            "loop_cpu_ms_per_msg": round(1e3 * loop_cpu / max(1, processed), 3),
+            "loop_ceiling_msg_s": round(processed / loop_cpu, 0) if loop_cpu > 0 else None,
             "by_case_length": {},
             "phases": {label: histogram_summary(metrics_text, name) for label, name in PHASES},
         }
@@ -384,6 +391,8 @@ def print_result(r: dict) -> None:
     print(f"   worker CPU per message (load-insensitive): {r['cpu_ms_per_msg']} ms gross, {r['net_cpu_ms_per_msg']} ms "
           f"net of idle ({r['idle_cpu_pct']}% of a core when idle), {r['messages_processed']} messages -> ceiling "
           f"{r['ceiling_msg_s_one_core']} msg/s on one full core")
+    print(f"   event-loop thread CPU per message: {r['loop_cpu_ms_per_msg']} ms -> ceiling {r['loop_ceiling_msg_s']} msg/s "
+          f"for one worker (its loop on one full core, other threads elsewhere)")
     for label, h in r.get("phases", {}).items():
         if h:
             print(f"   phase {label:38}: mean {h['mean_ms']} ms, p50 <= {h['p50_le_ms']} ms, p95 <= {h['p95_le_ms']} ms "
