@@ -46,7 +46,7 @@ bench: install-dev       ## classifier latency/throughput, note-taking throughpu
 	$(BIN)/python bench/relevance_bench.py
 	$(BIN)/python bench/notetaker_bench.py
 
-bench-stream: install-dev ## broker + worker + simulated LLM: note latency, pipeline overhead, throughput (tuned vs naive)
+bench-stream: install-dev ## broker + worker + simulated LLM: note latency, overhead phases, throughput, worker CPU per message (tuned vs naive)
 	$(BIN)/python bench/stream_bench.py $(BENCH_ARGS)
 
 model: install-dev       ## rebuild the bundled relevance classifier from data/relevance (progress shown)
