@@ -169,7 +169,9 @@ SCENARIOS = {
                            tuned={"max_cases_in_flight": 64}),
     "llm": Scenario("llm", "openai", "onnx", 500, 1000, p50=0.6, p95=2.0,
                     target=">= 500 msg/s per worker, simulated LLM and classifier on",
-                    tuned={"max_cases_in_flight": 2000, "llm_concurrency": 2000}),
+                    # One ONNX Runtime intra-op thread: on 2 shared cores the second thread cost
+                    # ~5 ms CPU per message (14.2-14.8 -> 9.1-10.6 ms, README "Worker performance").
+                    tuned={"max_cases_in_flight": 2000, "llm_concurrency": 2000, "classifier_threads": 1}),
     "concurrent": Scenario("concurrent", "openai", "passthrough", 150, 1000, p50=0.6, p95=2.0,
                            target="1,000 concurrent cases: note p95 <= engine p95 + 250 ms",
                            tuned={"max_cases_in_flight": 2000, "llm_concurrency": 2000}),
@@ -296,6 +298,8 @@ def main() -> int:
     ap.add_argument("--rate", type=float, help="override the scenario's offered msg/s")
     ap.add_argument("--cases", type=int, help="override the scenario's number of cases")
     ap.add_argument("--no-naive", action="store_true", help="skip the naive configuration")
+    ap.add_argument("--set", action="append", default=[], metavar="SETTING=VALUE",
+                    help="override a worker setting in the tuned configuration (repeatable), e.g. classifier_threads=1")
     ap.add_argument("--json", help="also write the results here")
     ap.add_argument("--end-offsets", choices=["fetch-highwater", "one-record-batches"], default="fetch-highwater",
                     help="embedded-broker end-offset workaround to measure (processors/embedded.py)")
@@ -322,6 +326,13 @@ def main() -> int:
                 sc.rate = args.rate
             if args.cases:
                 sc.cases = args.cases
+            for item in args.set:
+                from typing import get_type_hints
+
+                from casenotes.settings import Settings, _parse
+
+                key, _, value = (x.strip() for x in item.partition("="))
+                sc.tuned = {**sc.tuned, key: _parse(value, get_type_hints(Settings)[key], key)}
             llm = None
             llm_url = None
             if sc.engine == "openai":
