@@ -22,6 +22,7 @@ _URL = re.compile(r"(?:\s+(?:at|here|via|on|from|in|to|ici|aquí|en|sur))?\s*:?\
                   r"(?:(?:https?://|www\.)|\b(?:t\.co|bit\.ly|goo\.gl|amzn\.to|spoti\.fi)/)\S*?(?=[.,!?)]*(?:\s|$))", re.I)
 _LEAD_HANDLES = re.compile(r"^(?:\s*[@＠]\w+[:,]?)+\s*")
 _HANDLE = re.compile(r"(?<![\w.])[@＠](\w+)")
+_GLUED_HANDLE = re.compile(r"(?<=[\w.…])[@＠](\w+)\b(?!\.\w)")
 # Agent sign-offs at the end of a tweet: "^LD", "/JI", "*HML", "-Mike", "~ Jo", "^Caroline".
 _SIGNATURE = re.compile(r"(?:\s*[\^*~]\s?[A-Z][A-Za-z]{0,11}|\s+/\s?[A-Z]{1,4}|\s+[-–—]\s?(?:[A-Z][a-z]{1,11}|[A-Z]{1,3})"
                         r"|(?<=[.!?])\s+[A-Z]{2,3}|(?<=[.!?,])[-–—]\s?[A-Z][a-z]{1,11}|(?<=(?i:thanks|cheers))[-–—]\s?[A-Z][a-z]{1,11})\.?\s*$")
@@ -100,6 +101,10 @@ def normalize_message(text: str, role: str = "customer") -> str:
     # A handle inside a sentence names someone ("I contacted @AmazonHelp"): keep the name, not
     # the "@"; anonymised numeric handles ("@115877") say nothing.
     t = _HANDLE.sub(lambda m: "" if m.group(1).isdigit() else m.group(1), t)
+    # Glued to the word before ("bloqué@iPhoneAddictFr", "..@AmazonHelp"), but not an e-mail
+    # address (a domain has a dot): a handle all the same. A lone "@" means "at".
+    t = _GLUED_HANDLE.sub(lambda m: " " if m.group(1).isdigit() else " " + m.group(1), t)
+    t = re.sub(r"(?<!\S)[@＠](?!\S)", "at", t)
     t = _strip_emoji(t)
     t = _EMOTICON.sub(" ", t)
     t = _HASHTAG.sub(r"\1", t)

@@ -25,6 +25,10 @@ SALIENT, VERY_SALIENT = 0.3, 0.7
 #: Lower bars for what a case file needs: the first note of a case, agent outcomes and facts,
 #: the customer's first stated problem.
 FIRST_NOTE, OUTCOME, FIRST_ISSUE = 0.05, 0.2, 0.15
+#: The agent's side: a case file says what the agent did or asked for. The first agent point is
+#: written at a lower bar (the agent's most salient point of the call), and agent notes use their
+#: own bar; customer notes beyond CUSTOMER_MAX need the higher bar.
+AGENT_FIRST, AGENT_SALIENT, CUSTOMER_MAX = 0.1, 0.3, 2
 FACT_WORDS = 8  # a note this short that carries an identifier is written whatever its salience
 BUDGET_BASE, BUDGET_RATE, BUDGET_PER_FACT = 20, 0.2, 8
 #: How far back a held-back run may reach: a customer rarely sends more identifiers in a row.
@@ -214,12 +218,19 @@ def select(pairs: list[tuple[Candidate, str]], view: CaseView, lex: Lexicon, mod
     used = sum(len(b.text.split()) for b in view.bullets if b.active)
     budget = note_budget(view)
     scores = [model.score(features(cand, view.history, lex)) for cand, _ in pairs]
+    agent_noted = any(b.active and b.text.startswith(lex.templates["agent"]) for b in view.bullets)
+    customer_notes = sum(1 for b in view.bullets if b.active and b.text.startswith(lex.templates["customer"]))
+    best_agent = max((p for (c, _), p in zip(pairs, scores) if c.role == "agent"), default=None)
     out = []
     for (cand, note), p in zip(pairs, scores):
         words = len(note.split())
-        if _needed(cand, note, p, view, lex) or p >= SALIENT and used + words <= budget:
+        bar = AGENT_SALIENT if cand.role == "agent" else SALIENT if customer_notes < CUSTOMER_MAX else VERY_SALIENT
+        first_agent = cand.role == "agent" and not agent_noted and p == best_agent and p >= AGENT_FIRST
+        if _needed(cand, note, p, view, lex) or first_agent or p >= bar and used + words <= budget:
             out.append(note)
             used += words
+            agent_noted = agent_noted or cand.role == "agent"
+            customer_notes += cand.role == "customer"
     if not out and not any(b.active for b in view.bullets) and scores and max(scores) >= FIRST_NOTE:
         # A case with no notes yet gets its most salient point, even from a conversation unlike
         # the training chats (short everyday turns score low): no case goes without notes.

@@ -220,6 +220,14 @@ def render(act: str, sentence: str, role: str, lex: Lexicon, asked: tuple[str, .
         x = en.pronouns(m.group(1), "agent", named=True) if m else None
         if x:
             return _fill(t["agent_advised"], lex, x)
+    if role == "agent" and lex.code == "en":
+        s = _AGENT_OPENER.sub("", s)
+        s = s[:1].upper() + s[1:]
+        if s.endswith("?") or not s:
+            return None  # a question left after its opener ("Sorry, can we ...?"): not a statement
+        note = _en_agent_imperative(s, lex)
+        if note:
+            return note
     rewritten = third_person(s, role, lex)
     if rewritten is None:
         return _fill(quote, lex, s)
@@ -232,6 +240,39 @@ def render(act: str, sentence: str, role: str, lex: Lexicon, asked: tuple[str, .
     key = ("complains" if act == acts.ISSUE else "reports") if role == "customer" else (
         "agent_found" if act == acts.FINDING else "agent_notes")
     return _fill(t[key], lex, _lower_first(text))
+
+
+#: Openers that add nothing to an agent's note: "As checked, ...", "Sorry but ...", "Okay, ...".
+_AGENT_OPENER = re.compile(r"^(?:(?:as checked|as per (?:our|my) (?:check|records?)|upon checking|on checking|we'?re sorry|i'?m sorry|sorry"
+                           r"|apologies|okay|ok|alright|great|perfect|thanks|thank you|got it|understood|no worries|no problem)\b[,!.]*\s*"
+                           r"(?:but |and |that |for (?:that|this|the \w+)[,.]?\s+)?)+", re.I)
+#: Imperatives an agent gives the customer: "Kindly visit the shop", "Let's have you clear the cache",
+#: "DM us your email", "Try restarting the router".
+_EN_REQUEST = re.compile(r"^(?:kindly|pls|plz|please|(?:we|i) (?:would|will|'d) (?:request|ask|advise|suggest|recommend) (?:you|that you)(?: to)?"
+                         r"|(?:we|i) (?:request|advise|suggest|recommend) (?:you|that you)(?: to)?)\b,?\s*(.+)$", re.I)
+_EN_LETS = re.compile(r"^let'?s (?:(?:next|now|then|first|start by|also) )*(?:have you |get you to |try (?=\w+ing\b))?(.+)$", re.I)
+_EN_IMPERATIVE = re.compile(r"^((?:dm|send|try|check|visit|follow|call|contact|reach out|go|restart|reboot|tap|click|select|update|make sure|"
+                            r"ensure|use|install|uninstall|delete|remove|turn|power|unplug|plug|open|log|sign|reset|clear|head|give|"
+                            r"drop|fill|share|confirm|provide|keep|refer|reply|text|email|chat|download|re-?\w+)\b.+)$", re.I)
+
+
+def _en_agent_imperative(s: str, lex: Lexicon) -> str | None:
+    """"Kindly visit the shop ..." -> "Agent asked the customer to visit the shop ...";
+    "Let's have you clear the cache" / "Try restarting" -> "Agent suggested to ..."."""
+    t = lex.templates
+    m = _EN_REQUEST.match(s)
+    if m:
+        x = en.pronouns(m.group(1), "agent", named=True)
+        return _fill(t["agent_asked_to"], lex, _lower_first(x)) if x and not x.endswith("?") else None
+    m = _EN_LETS.match(s)
+    if m:
+        x = en.pronouns(m.group(1), "agent", named=True)
+        return _fill(t["agent_suggested"], lex, _lower_first(x)) if x else None
+    m = _EN_IMPERATIVE.match(s)
+    if m and not re.match(r"\w+ (?:is|are|was|were|has|have|will|can|would)\b", s, re.I):
+        x = en.pronouns(m.group(1), "agent", named=True)
+        return _fill(t["agent_suggested"], lex, _lower_first(x)) if x else None
+    return None
 
 
 def _en_follow_up(s: str, lex: Lexicon) -> str | None:

@@ -63,3 +63,13 @@ def test_a_thread_counter_opening_a_tweet_goes():
 ])
 def test_signatures_glued_to_the_text(text, expected):
     assert norm(text, "agent") == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("mon téléphone est bloqué@iPhoneAddictFr", "mon téléphone est bloqué iPhoneAddictFr"),
+    ("can u tell them how..@AmazonHelp", "can u tell them how.. AmazonHelp"),
+    ("write to bob@example.com please", "write to bob@example.com please"),  # an e-mail address stays
+    ("no service for 6 hours @ woodbridge VA", "no service for 6 hours at woodbridge VA"),
+])
+def test_glued_handles_and_a_lone_at_sign(text, expected):
+    assert norm(text, "customer") == expected

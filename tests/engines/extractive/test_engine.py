@@ -76,7 +76,7 @@ def test_first_person_is_rewritten_where_safe():
     assert note("As a courtesy, I'll credit $86.20 to your account.", "agent") == \
         "Agent will credit $86.20 to the customer's account, as a courtesy"
     assert note("Can you cancel my order?") == "Customer asks the agent to cancel their order"
-    assert note("will I get an email confirmation?") == "Customer asks whether they will get an email confirmation"
+    assert note("will I get an email confirmation?") == "Customer is asking whether they will get an email confirmation"
     assert note("You can add the travel pass from the app", "agent") == \
         "Agent advised the customer to add the travel pass from the app"
     # Unsure (French first-person object with a second person): quoted, not mangled.
@@ -104,7 +104,7 @@ def test_identifiers_sent_in_a_row_become_one_note():
 def test_a_call_segment_cut_mid_sentence_is_joined_with_its_continuation():
     history = msgs(("customer", "So there's, uh, a roaming charge of"), ("customer", "$86.20 that I don't understand."),
                    channel="call")
-    assert progressive(history) == ["Customer complains that there's a roaming charge of $86.20 that they don't understand"]
+    assert progressive(history) == ["Customer is complaining that there's a roaming charge of $86.20 that they don't understand"]
 
 
 def test_answers_to_identity_checks_stay_out_and_verification_is_noted_once():

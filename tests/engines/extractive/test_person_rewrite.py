@@ -51,12 +51,12 @@ def test_contractions_are_expanded_before_rewriting():
     ("I'll ask my colleague to phone you tomorrow.", "Agent will ask their colleague to phone the customer tomorrow"),
     ("If you'd rather, I can send the label to your email.",
      "Agent can send the label to the customer's email, if they would rather"),
-    ("You're all set, your new card ships on Monday.", "Agent states that the customer is all set, their new card ships on Monday"),
-    ("You'll get a text once your parcel leaves.", "Agent states that the customer will get a text once their parcel leaves"),
+    ("You're all set, your new card ships on Monday.", "Agent informed that the customer is all set, their new card ships on Monday"),
+    ("You'll get a text once your parcel leaves.", "Agent informed that the customer will get a text once their parcel leaves"),
     ("I'd already cancelled it before you called.", "Agent had already cancelled it before the customer called"),
     # After "the customer", the agent's "my" would be ambiguous as "their".
     ("Your claim is in my queue, I'll finish it today.",
-     "Agent states that the customer's claim is in the agent's queue, the agent will finish it today"),
+     "Agent informed that the customer's claim is in the agent's queue, the agent will finish it today"),
 ])
 def test_agent_first_and_second_person(said, expected):
     assert note(said, "agent") == expected
@@ -71,7 +71,7 @@ def test_no_pronoun_is_left_half_rewritten():
 
 
 def test_customer_contractions_agree_with_their_new_subject():
-    assert note("You're charging me twice every month") == "Customer complains that the company is charging them twice every month"
+    assert note("You're charging me twice every month") == "Customer is complaining that the company is charging them twice every month"
     assert note("I'd already paid the invoice") == "Customer had already paid the invoice"
 
 
@@ -197,7 +197,7 @@ def test_agent_pleasantries_and_bare_answers_make_no_note(said):
 
 
 def test_a_customers_your_is_rewritten_only_when_it_is_the_companys():
-    assert note("Your app keeps crashing when I log in") == "Customer complains that the company's app keeps crashing when they log in"
+    assert note("Your app keeps crashing when I log in") == "Customer is complaining that the company's app keeps crashing when they log in"
     assert note("Don't forget to walk your dog!") == 'Customer says: "Don\'t forget to walk your dog!"'
     assert note("Can you check your records?") == "Customer asks the agent to check their records"
 
@@ -210,5 +210,19 @@ def test_a_question_clause_dropped_as_small_talk_leaves_a_statement():
 
 def test_email_salutations_and_signatures_are_not_notes():
     history = msgs(("customer", "Hi Dana,\n\nThe replacement arrived broken as well.\n\nOmar"))
-    assert worker_notes(history) == ["Customer complains that the replacement arrived broken as well"]
+    assert worker_notes(history) == ["Customer is complaining that the replacement arrived broken as well"]
     assert acts.clean("Dear Mr Okafor,", EN) == ""
+
+
+@pytest.mark.parametrize("sentence, expected", [
+    ("Let's next have you clear your cache", "Agent suggested to clear their cache"),
+    ("Kindly visit the shop with your present SIM", "Agent asked the customer to visit the shop with their present SIM"),
+    ("DM us your full name", "Agent suggested to DM the company their full name"),
+    ("As checked, the request is still under process", "Agent informed that the request is still under process"),
+])
+def test_agent_imperatives_and_empty_openers(sentence, expected):
+    assert render(acts.EXPLAIN, sentence, "agent", EN) == expected
+
+
+def test_an_agent_question_after_an_opener_is_no_statement():
+    assert render(acts.EXPLAIN, "Sorry, can we take your email?", "agent", EN) is None

@@ -107,3 +107,13 @@ async def test_tweetsumm_valid_rouge_l_stays_above_30(shared_data):
     finally:
         await notetaker.close()
     assert statistics.fmean(scores) >= 0.30 and statistics.fmean(words) <= 60, (statistics.fmean(scores), statistics.fmean(words))
+
+
+def test_the_first_agent_point_is_noted_at_a_lower_bar():
+    """Half of a support summary is what the agent did or asked: the agent's most salient point,
+    the first time the agent says something, is written even below the usual bar."""
+    low = SalienceModel({"bias": -1.5})  # every point scores about 0.18: under SALIENT, over AGENT_FIRST
+    history = msgs(("customer", "My order 4417 never arrived and the tracking page is blank."),
+                   ("agent", "Please check the spam folder for the courier's email."))
+    notes = progressive(history, ExtractiveEngine(salience=low))
+    assert any(n.startswith("Agent") for n in notes), notes
