@@ -63,7 +63,8 @@ class Runtime:
         self.codec = codec or make_codec(settings.schema_registry_url)
         self.notetaker = notetaker or NoteTaker.from_settings(settings)
         self.editlog = editlog or make_editlog(settings)
-        self.store = TableStore(tables, generation=lambda: getattr(app, "consumer_generation_id", 0))
+        self.store = TableStore(tables, generation=lambda: getattr(app, "consumer_generation_id", 0),
+                                flush=lambda: app.producer.flush())
         self.scheduler = CaseScheduler(self._run_case, settings.max_cases_in_flight, settings.retry_initial_s,
                                        settings.retry_max_s, on_error=self._on_engine_error,
                                        on_wait=metrics.SCHEDULE_WAIT.observe)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 import weakref
 from collections import OrderedDict
@@ -35,6 +36,10 @@ from casenotes.state import CaseState
 
 #: Decoded states kept in memory (bounded by their record sizes): a message then costs no JSON decode.
 CACHE_BYTES = 64 * 1024 * 1024
+#: How long a case's changelog writes may stay unacknowledged before the producer is flushed.
+ACK_WAIT_S = 10.0
+
+log = logging.getLogger("casenotes.tables")
 #: A done in-flight entry not overwritten by the case's next result for this long gets its tombstone.
 INFLIGHT_TOMBSTONE_AFTER_S = 10.0
 
@@ -79,9 +84,11 @@ class TableStore:
     the reads of pending entries and in-flight results this worker wrote itself.
     """
 
-    def __init__(self, tables: Tables, cache_bytes: int = CACHE_BYTES, generation: Any = lambda: 0) -> None:
+    def __init__(self, tables: Tables, cache_bytes: int = CACHE_BYTES, generation: Any = lambda: 0,
+                 flush: Any = None) -> None:
         self.t = tables
         self.generation = generation  # () -> the consumer group generation (<= 0: unknown)
+        self.flush = flush  # async () -> every buffered record acked (the producer's flush)
         # case -> (record bytes, decoded state, generation when stored, partition)
         self._cache: OrderedDict[str, tuple[bytes, CaseState, int, int]] = OrderedDict()
         self._cache_bytes = 0
@@ -156,8 +163,24 @@ class TableStore:
         (state), or a crash could roll the case back behind notes already published.
         """
         pending = self._unacked.get(case_id)
-        if pending:
-            await asyncio.gather(*list(pending))
+        if not pending:
+            return
+        done, late = await asyncio.wait(list(pending), timeout=ACK_WAIT_S)
+        for fut in done:
+            fut.result()  # a failed write raises here: the caller retries the change
+        if late and self.flush is not None:
+            # Liveness: a changelog future Faust never resolves (seen ~1 run in 6 of the soak
+            # test, after kills) must not hang the case or the stream forever. A full producer
+            # flush makes every buffered record durable, which is all the wait was for.
+            log.warning("case %s: %d changelog writes not acked after %.0f s; flushing the producer",
+                        case_id, len(late), ACK_WAIT_S)
+            await self.flush()
+            for fut in late:
+                pending.discard(fut)
+            if not pending:
+                self._unacked.pop(case_id, None)
+        elif late:
+            await asyncio.gather(*late)
 
     def _current(self) -> int:
         """The generation if known (> 0), else 0: nothing cached is trusted without a read."""

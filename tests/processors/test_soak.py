@@ -171,7 +171,10 @@ def test_soak_kills_poison_outage_and_a_long_case(stack_settings, tmp_path):
             dlq.wait_until(all_dead, timeout=60)
         except TimeoutError:
             got = {(r["topic"], r["partition"], r["offset"]) for r in dlq.records}
-            raise AssertionError(f"not dead-lettered: {sorted((o, poison[o]) for o in set(poison) - got)}") from None
+            log = (tmp_path / "worker.log").read_text(errors="replace").splitlines()
+            tail = "\n".join(line for line in log if "WARNING" in line or "ERROR" in line)[-6000:]
+            raise AssertionError(f"not dead-lettered: {sorted((o, poison[o]) for o in set(poison) - got)}\n"
+                                 f"worker warnings and errors:\n{tail}") from None
         by_origin = {(r["topic"], r["partition"], r["offset"]): r for r in dlq.records}
         for origin, expect in poison.items():
             r = by_origin[origin]
