@@ -64,9 +64,3 @@ def test_notes_are_concise_attributed_and_never_near_duplicates(path):
             a, b = tokens[i], tokens[j]
             jaccard = len(a & b) / len(a | b)
             assert jaccard < 0.6 and not (a <= b), f"near-duplicates:\n  {notes[j]}\n  {notes[i]}"
-
-
-def test_calls_are_fast():
-    run_progressively(PATHS[0])  # warm-up: lexicon patterns compile once per process
-    mean = max(run_progressively(p)[1] for p in PATHS)
-    assert mean < 0.005, f"mean call time {mean * 1000:.2f} ms on the slowest case"
