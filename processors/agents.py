@@ -28,7 +28,7 @@ from casenotes.notetaker import NoteTaker
 from casenotes.processors import metrics
 from casenotes.processors.handler import CaseHandler, InvalidEvent, Limits
 from casenotes.processors.scheduler import CaseScheduler
-from casenotes.processors.tables import Tables, TableStore
+from casenotes.processors.tables import Tables, TableStore, rebalance_epoch
 from casenotes.processors.topics import Topics
 from casenotes.schemas import DecodeError, wire
 from casenotes.settings import Settings
@@ -63,7 +63,7 @@ class Runtime:
         self.codec = codec or make_codec(settings.schema_registry_url)
         self.notetaker = notetaker or NoteTaker.from_settings(settings)
         self.editlog = editlog or make_editlog(settings)
-        self.store = TableStore(tables, generation=lambda: getattr(app, "consumer_generation_id", 0),
+        self.store = TableStore(tables, generation=lambda: rebalance_epoch(app),
                                 flush=lambda: app.producer.flush())
         self.scheduler = CaseScheduler(self._run_case, settings.max_cases_in_flight, settings.retry_initial_s,
                                        settings.retry_max_s, on_error=self._on_engine_error,

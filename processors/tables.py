@@ -4,9 +4,10 @@
   record is serialised once, by the state itself, and never re-encoded by Faust);
 * ``pending-cases``: case id -> partition, for cases with messages not yet covered by notes
   (scanned by a timer to resume work after a crash, restart or rebalance). An entry is written
-  when a case becomes pending and removed by that timer's sweep once the case has been found
-  covered twice in a row, not on every result: a busy case would otherwise write an entry and
-  its tombstone for every message. A leftover entry only makes a resume find nothing to do;
+  when a case becomes pending and removed by that timer's sweep once the case has stayed
+  covered for ``PENDING_IDLE_S``, not on every result: an active case would otherwise write an
+  entry and its tombstone for every message. A leftover entry only makes a resume find nothing
+  to do;
 * ``inflight-results``: case id -> a note result being published (re-applied after a crash).
   Once applied, the entry is remembered as done and its tombstone is written by the sweep unless
   the case's next result overwrites it first (no tombstone per result). A done entry is hidden
@@ -40,6 +41,9 @@ CACHE_BYTES = 64 * 1024 * 1024
 ACK_WAIT_S = 10.0
 
 log = logging.getLogger("casenotes.tables")
+#: A covered case's pending entry is removed once the case has stayed covered this long (a case
+#: with a message every few seconds would otherwise write an entry and a tombstone per message).
+PENDING_IDLE_S = 30.0
 #: A done in-flight entry not overwritten by the case's next result for this long gets its tombstone.
 INFLIGHT_TOMBSTONE_AFTER_S = 10.0
 
@@ -73,21 +77,31 @@ class Tables:
         self.source_topic = source_topic
 
 
+def rebalance_epoch(app: Any) -> int:
+    """Faust's count of rebalances started, or 0 while one is in progress (or unknown). Used
+    instead of the consumer group generation, which the embedded broker (tansu) leaves at 0."""
+    if getattr(app, "rebalancing", True):
+        return 0
+    count = getattr(app, "rebalancing_count", 0)
+    return count if isinstance(count, int) and count > 0 else 0
+
+
 class TableStore:
     """The worker's ``CaseStore``: the tables above plus a cache of decoded states.
 
     The cache is dropped by the handler after a failed change. It is trusted without reading
-    the table while the consumer group generation it was filled in is still current (only this
-    worker can have written the case's partition since: moving a partition away and back is two
-    rebalances); otherwise, or when the generation is unknown (<= 0), it is validated against the
-    stored bytes (another worker may have owned the partition meanwhile). The same rule spares
-    the reads of pending entries and in-flight results this worker wrote itself.
+    the table while the rebalance epoch it was filled in is still current (``rebalance_epoch``:
+    only this worker can have written the case's partition since, as moving a partition away
+    and back takes rebalances); otherwise, or when the epoch is unknown (0: during a rebalance,
+    before the first one, outside Faust), it is validated against the stored bytes (another
+    worker may have owned the partition meanwhile). The same rule spares the reads of pending
+    entries and in-flight results this worker wrote itself.
     """
 
     def __init__(self, tables: Tables, cache_bytes: int = CACHE_BYTES, generation: Any = lambda: 0,
                  flush: Any = None) -> None:
         self.t = tables
-        self.generation = generation  # () -> the consumer group generation (<= 0: unknown)
+        self.generation = generation  # () -> the rebalance epoch (<= 0: unknown)
         self.flush = flush  # async () -> every buffered record acked (the producer's flush)
         # case -> (record bytes, decoded state, generation when stored, partition)
         self._cache: OrderedDict[str, tuple[bytes, CaseState, int, int]] = OrderedDict()
@@ -103,8 +117,8 @@ class TableStore:
         self._inflight_done: dict[str, tuple[int, bytes, float, int]] = {}
         # Pending entries this worker wrote: case -> (partition, generation).
         self._pending_written: dict[str, tuple[int, int]] = {}
-        # Pending entries of covered cases seen by the previous sweep (removed at the next one).
-        self._covered_seen: set[str] = set()
+        # Covered cases that still have a pending entry: case -> when a sweep first saw them so.
+        self._covered_since: dict[str, float] = {}
         for table in (tables.case_state, tables.pending, tables.inflight):
             self._track(table)
 
@@ -248,12 +262,12 @@ class TableStore:
     def sweep(self, owns: Any = lambda partition: True, busy: Any = lambda case_id: False,
               now: float | None = None) -> list[str]:
         """The resume timer's pass: returns the cases that are really pending; removes the
-        pending entries of cases found covered (and not busy) by two sweeps in a row, and writes
+        pending entries of cases covered (and not busy) for ``PENDING_IDLE_S``, and writes
         the tombstones of in-flight entries applied more than ``INFLIGHT_TOMBSTONE_AFTER_S`` ago.
         Only partitions this worker ``owns`` are written to (a standby's copy is not ours)."""
         now = time.monotonic() if now is None else now
         pending: list[str] = []
-        covered_now: set[str] = set()
+        covered_since: dict[str, float] = {}
         for case_id, partition in list(self.t.pending.items()):
             if partition is None or busy(case_id) or not owns(partition):
                 pending.append(case_id)
@@ -261,14 +275,16 @@ class TableStore:
             state = self.load(case_id, partition)
             if state is not None and state.pending:
                 pending.append(case_id)
-            elif case_id in self._covered_seen:
+            else:
+                since = self._covered_since.get(case_id, now)
+                if now - since < PENDING_IDLE_S:
+                    covered_since[case_id] = since
+                    continue
                 self._pending_written.pop(case_id, None)
                 with self.at(partition, case_id):
                     if self.t.pending.get(case_id) is not None:
                         del self.t.pending[case_id]
-            else:
-                covered_now.add(case_id)
-        self._covered_seen = covered_now
+        self._covered_since = covered_since
         for case_id, (partition, raw, when, _) in list(self._inflight_done.items()):
             if now - when < INFLIGHT_TOMBSTONE_AFTER_S or busy(case_id):
                 continue
