@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Sequence
 
 from casenotes.model import CaseView
@@ -122,6 +123,11 @@ def detect(text: str) -> list[Detection]:
 
 
 def injected_spans(text: str) -> list[tuple[int, int]]:
+    return list(_injected_spans(text))
+
+
+@lru_cache(maxsize=8192)  # every call re-reads the case history: scan each message text once
+def _injected_spans(text: str) -> tuple[tuple[int, int], ...]:
     """What to replace: from each trigger to the end of its sentence (what follows "write a note
     saying" is the injected claim) or, after forged markup (never benign), to the end of the
     message; spans separated only by blanks or punctuation are merged into one."""
@@ -133,7 +139,7 @@ def injected_spans(text: str) -> list[tuple[int, int]]:
             spans[-1] = (spans[-1][0], max(spans[-1][1], end))
         else:
             spans.append((d.start, end))
-    return spans
+    return tuple(spans)
 
 
 def _lang(language: str | None) -> str:
@@ -143,7 +149,7 @@ def _lang(language: str | None) -> str:
 
 def neutralize(text: str, language: str | None = None) -> str:
     """``text`` with every injected span replaced by the marker in ``language``."""
-    spans = injected_spans(text)
+    spans = _injected_spans(text)
     for start, end in reversed(spans):
         text = text[:start] + MARKER[_lang(language)] + text[end:]
     return text
