@@ -78,8 +78,9 @@ def _notes_block(meta: dict[str, Any]) -> list[str]:
         f"{meta.get('seconds', '?')} s; {meta.get('created', '')}.",
         f"- Reference system for the paired comparisons: `{meta['reference_system']}`. Cells are means with "
         f"bootstrap 95% CIs (10,000 resamples, fixed seed); comparisons are paired over the same dialogues.",
-        f"- BERTScore: {meta.get('bertscore') or 'not computed'}. "
-        "Not the paper's roberta-large, so absolute values are not comparable with published BERTScores.",
+        f"- BERTScore: {meta.get('bertscore') or 'not computed'}"
+        + ("" if "roberta" in (meta.get("bertscore") or "") else
+           ". Not the paper's roberta-large: absolute values are not comparable with published BERTScores."),
         f"- LLM judge: {judge}.",
         "- What this does not measure: whether an agent could act on the notes without the chat (only the "
         "judge approximates it); ROUGE rewards word overlap with ~3 human summaries and penalises valid "
