@@ -28,7 +28,7 @@ from casenotes.notetaker import NoteTaker
 from casenotes.processors import metrics
 from casenotes.processors.handler import CaseHandler, InvalidEvent, Limits
 from casenotes.processors.scheduler import CaseScheduler
-from casenotes.processors.tables import Tables, TableStore, rebalance_epoch
+from casenotes.processors.tables import ACK_WAIT_S, Tables, TableStore, rebalance_epoch
 from casenotes.processors.topics import Topics
 from casenotes.schemas import DecodeError, wire
 from casenotes.settings import Settings
@@ -244,8 +244,23 @@ class Runtime:
         for change in changes:
             value = self.codec.encode("case_note", wire.case_note(case_id, change))
             acks.append(await self.topics.notes.send(key=case_id.encode(), value=value))
-        await asyncio.gather(*acks)
+        await self._acked(acks, f"notes of case {case_id}")
 
+    async def _acked(self, futures: list[Any], what: str) -> None:
+        """Wait for broker acks; a send still unacked after ``ACK_WAIT_S`` gets a producer flush,
+        then one more wait, then an error (the caller retries). A future the producer never
+        resolves must not stall the case or the stream forever (seen in the soak test)."""
+        if not futures:
+            return
+        done, late = await asyncio.wait(futures, timeout=ACK_WAIT_S)
+        if late:
+            log.warning("%s: %d sends not acked after %.0f s; flushing the producer", what, len(late), ACK_WAIT_S)
+            await self.app.producer.flush()
+            done, late = await asyncio.wait(futures, timeout=ACK_WAIT_S)
+            if late:
+                raise TimeoutError(f"{what}: {len(late)} sends not acked after a producer flush")
+        for fut in done:
+            fut.result()  # a failed send raises: the caller retries
     async def dead_letter(self, event: Any, reason: str, error_type: str) -> None:
         """Park ``event`` on the dead-letter topic with the reason. The record always fits (an
         oversized original is cut, with its size and SHA-256: ``wire.dead_letter``); the send
@@ -258,7 +273,8 @@ class Runtime:
         delay = self.settings.retry_initial_s
         while True:
             try:
-                await (await self.topics.dead_letters.send(key=record["key"], value=value))
+                await self._acked([await self.topics.dead_letters.send(key=record["key"], value=value)],
+                                  f"dead letter for {msg.topic}[{msg.partition}]@{msg.offset}")
                 break
             except Exception as exc:
                 log.warning("dead letter for %s[%s]@%s not written (%s: %s); retrying in %.1fs", msg.topic,
