@@ -42,6 +42,15 @@ def test_broker_down_exits_quickly_with_one_message_naming_the_setting(tmp_path)
     assert len(out.strip().splitlines()) <= 2, out
 
 
+def _publish_four_and_wait(settings, worker, case):
+    pub = Publisher(settings)
+    pub.metadata(case)
+    for m in case.events[:4]:
+        pub.message(case.case_id, m)
+    pub.flush()
+    worker.wait_covered(case.case_id, 4, timeout=90)
+
+
 def test_state_left_from_an_earlier_embedded_broker_says_to_reset_it(tmp_path):
     port = free_port()
     settings = Settings.from_env(env={}, broker=f"kafka://127.0.0.1:{port}", embedded_broker=True,
@@ -52,12 +61,7 @@ def test_state_left_from_an_earlier_embedded_broker_says_to_reset_it(tmp_path):
         ensure_topics(settings)
         worker = WorkerProcess(settings, tmp_path / "worker1.log").start()
         try:
-            pub = Publisher(settings)
-            pub.metadata(case)
-            for m in case.events[:4]:
-                pub.message(case.case_id, m)
-            pub.flush()
-            worker.wait_covered(case.case_id, 4, timeout=90)
+            _publish_four_and_wait(settings, worker, case)
             time.sleep(1.0)  # let Faust persist its changelog offsets locally
         finally:
             worker.kill()
@@ -76,12 +80,7 @@ def test_state_left_from_an_earlier_embedded_broker_says_to_reset_it(tmp_path):
         worker.proc = env_reset
         try:
             worker.wait_ready(90)
-            pub = Publisher(settings)
-            pub.metadata(case)
-            for m in case.events[:4]:
-                pub.message(case.case_id, m)
-            pub.flush()
-            worker.wait_covered(case.case_id, 4, timeout=90)
+            _publish_four_and_wait(settings, worker, case)
         finally:
             worker.stop()
 
