@@ -177,6 +177,8 @@ SCENARIOS = {
                            tuned={"max_cases_in_flight": 2000, "llm_concurrency": 2000}),
 }
 BUCKETS = ((1, 10), (11, 50), (51, 200), (201, 10**9))
+#: The deliberately naive configuration: the worker's defaults before issue 10 (8 calls in flight).
+NAIVE = {"max_cases_in_flight": 8, "llm_concurrency": 8}
 
 
 def run_one(sc: Scenario, config: str, overrides: dict, duration: float, broker, workdir: Path,
@@ -347,7 +349,7 @@ def main() -> int:
                     except OSError:
                         time.sleep(0.1)
             try:
-                configs = [("tuned", sc.tuned)] + ([] if args.no_naive else [("naive", {})])
+                configs = [("tuned", sc.tuned)] + ([] if args.no_naive else [("naive", NAIVE)])
                 for config, overrides in configs:
                     load = os.getloadavg()
                     r = run_one(sc, config, overrides, args.duration, broker, Path(tmp), llm_url, extra_env, args.profile)

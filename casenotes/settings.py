@@ -36,7 +36,7 @@ class Settings:
     data_dir: str = field(default=".casenotes", metadata={"help": "Worker state: RocksDB tables, the SQLite edit log, model cache."})
     store: str = field(default="rocksdb://", metadata={"help": "Faust table store (rocksdb:// or memory://)."})
     web_port: int = field(default=6066, metadata={"help": "Worker HTTP port: notes per case, /metrics, the page."})
-    max_cases_in_flight: int = field(default=8, metadata={"help": "Engine calls in flight at once (one per case)."})
+    max_cases_in_flight: int = field(default=64, metadata={"help": "Engine calls in flight at once (one per case). With a ~600 ms LLM, N calls in flight cap a worker at ~N/0.6 calls/s."})
     max_text_chars: int = field(default=8000, metadata={"help": "Longer messages go to the dead-letter topic."})
     max_history: int = field(default=400, metadata={"help": "Messages kept per case in the state table."})
     retry_initial_s: float = field(default=0.5, metadata={"help": "First retry delay after an engine failure (doubles, with jitter)."})
@@ -65,7 +65,7 @@ class Settings:
     llm_breaker_threshold: int = field(default=5, metadata={"help": "Consecutive LLM failures that open the circuit breaker."})
     llm_breaker_cooldown_s: float = field(default=10.0, metadata={"help": "Seconds before a half-open probe after the circuit opens."})
     openai_continuation: bool = field(default=False, metadata={"help": "Send accepted bullets as an assistant message to continue (vLLM continue_final_message)."})
-    llm_concurrency: int = field(default=8, metadata={"help": "LLM requests in flight at once."})
+    llm_concurrency: int = field(default=64, metadata={"help": "LLM requests in flight at once (keep >= CASENOTES_MAX_CASES_IN_FLIGHT)."})
     notes_language: str = field(default="", metadata={"help": "Force the notes language (en, fr, es); empty: the conversation's."})
     # --- Privacy -------------------------------------------------------------------------
     redact: str = field(default="off", metadata={"help": "Replace e-mails, phone numbers, card numbers and IBANs by per-case placeholders ([EMAIL_1]): off; engine: in what engines and LLM servers see, hence in the notes; engine+log: also in the edit log."})
