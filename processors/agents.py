@@ -136,6 +136,18 @@ class Runtime:
             self._owner_cache = (epoch, owns)
         return owns
 
+    def _warn_not_ready(self) -> None:
+        """Say so when tables stay unusable: every case waits meanwhile (the soak test's rare stall
+        is a worker that goes silent; this line tells which of Faust's flags holds it)."""
+        now = time.monotonic()
+        since = getattr(self, "_not_ready_since", None) or now
+        self._not_ready_since = since
+        if now - since >= 30 and int(now - since) % 30 < 2:
+            app = self.app
+            log.warning("tables not usable for %.0f s: rebalancing=%s in_recovery=%s recovery_completed=%s",
+                        now - since, getattr(app, "rebalancing", "?"), getattr(app, "in_recovery", "?"),
+                        getattr(getattr(getattr(app, "tables", None), "recovery", None), "completed", None))
+
     def _ready(self) -> bool:
         """Tables are usable: not rebalancing, not recovering from changelogs. (Timers run during
         recovery; reading half-recovered state there could reuse bullet seqs.)"""
@@ -285,8 +297,12 @@ class Runtime:
 
     async def resume_pending(self) -> None:
         """Resume cases with uncovered messages: after a restart, a rebalance or a failure."""
-        if not self.started or not self._ready():
+        if not self.started:
             return
+        if not self._ready():
+            self._warn_not_ready()
+            return
+        self._not_ready_since = None
         # Also removes the entries of cases that stayed covered and old in-flight tombstones.
         pending = self.store.sweep(owns=self._owner(), busy=self.scheduler.busy)
         for case_id in pending:
