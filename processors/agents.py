@@ -77,6 +77,7 @@ class Runtime:
         self.recent_calls: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._owner_cache: tuple[int, Any] | None = None
         self._engine_series: tuple[Any, Any] | None = None
+        self.last_offsets: dict[tuple[str, int], int] = {}  # (topic, partition) -> last offset handled (/debug/)
 
     async def start(self) -> None:
         async with self._lock:
@@ -137,8 +138,8 @@ class Runtime:
         return owns
 
     def _warn_not_ready(self) -> None:
-        """Say so when tables stay unusable: every case waits meanwhile (the soak test's rare stall
-        is a worker that goes silent; this line tells which of Faust's flags holds it)."""
+        """Say so when tables stay unusable: every case waits meanwhile; this line tells which of
+        Faust's flags holds it (GET /debug/ shows more)."""
         now = time.monotonic()
         since = getattr(self, "_not_ready_since", None) or now
         self._not_ready_since = since
@@ -223,6 +224,7 @@ class Runtime:
     # -- stream side ----------------------------------------------------------------------
     async def handle(self, event: Any) -> None:
         msg = event.message
+        self.last_offsets[(msg.topic, msg.partition)] = msg.offset
         try:
             spec = self.topics.spec(msg.topic)
             if spec is None:

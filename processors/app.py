@@ -75,7 +75,7 @@ class WorkerApp:
 
 def create_app(settings: Settings | None = None, **deps: Any) -> WorkerApp:
     """Build a worker app. ``deps``: ``notetaker``, ``codec``, ``editlog`` (see ``Runtime``)."""
-    from casenotes.processors import agents, web
+    from casenotes.processors import agents, faust_fixes, web
     from casenotes.processors.tables import Tables
     from casenotes.processors.topics import Topics
 
@@ -85,6 +85,7 @@ def create_app(settings: Settings | None = None, **deps: Any) -> WorkerApp:
 
         embedded.apply()
     app = faust.App(settings.app_id, **_app_config(settings))
+    faust_fixes.keep_assigned_records_on_resume(app)
     topics = Topics(app, settings)
     tables = Tables(app, settings, topics.names["conversation-events"])
     runtime = agents.Runtime(settings, app, topics, tables, **deps)

@@ -64,5 +64,10 @@ def register(app: Any, runtime: Any) -> list[Any]:
         return web.json({"fields": ["latency_ms", "engine_ms", "classifier_ms", "case_length"],
                          "samples": list(getattr(obs, "samples", ()))})
 
-    return [app.page("/stats/latency")(latency_samples), app.page("/cases/")(list_cases), app.page("/cases/{case_id}/")(get_case),
+    async def debug_state(web: Any, request: Any) -> Any:
+        from casenotes.processors.debug import worker_state
+
+        return web.json(worker_state(app, runtime))
+
+    return [app.page("/debug/")(debug_state), app.page("/stats/latency")(latency_samples), app.page("/cases/")(list_cases), app.page("/cases/{case_id}/")(get_case),
             app.page("/metrics")(prometheus_metrics), app.page("/")(index)]

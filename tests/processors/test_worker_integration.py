@@ -68,6 +68,14 @@ def test_interleaved_cases_get_notes_in_order_per_case(stack_settings, worker, r
     assert count == sum(len(c.events) for c in cases)
     assert 'casenotes_bullets_total{label="unclassified",outcome="kept"}' in metrics_text
     assert 'classifier="passthrough"' in metrics_text and "casenotes_models_info{" in metrics_text
+    # The debug page: what the consumer and the agent have seen, per partition.
+    debug = get_json(f"{worker.base_url}/debug/")
+    events = stack_settings.topic("conversation-events")
+    assert any(k.startswith(events) for k in debug["consumer"]["assignment"])
+    client = debug["kafka_client"]["partitions"]
+    handled = {k: v for k, v in debug["handled"].items() if k.startswith(events)}
+    assert handled and all(client[k]["position"] > offset for k, offset in handled.items()), (handled, client)
+    assert debug["ready"] is True and isinstance(debug["loop_tasks"], list) and debug["loop_tasks"]
 
 
 def test_agent_edit_reaches_the_next_engine_call_and_is_logged(stack_settings, worker, reader):
