@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import replace
-from typing import Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Sequence
 
 from casenotes.engines.base import RelevanceClassifier, SummarizationEngine
 from casenotes.engines.normalize import normalize_message
@@ -79,19 +79,30 @@ class NoteTaker:
         self.classifier = classifier
         self.redacts = redacts_engine(redact)  # also validates the mode
         self.keep_originals = keep_originals
+        # ``view -> Drafted`` elsewhere (child processes: ``casenotes.offload``); None: here.
+        self.offload: Any = None
 
     @classmethod
     def from_settings(cls, settings: Settings, engine: SummarizationEngine | None = None,
                       classifier: RelevanceClassifier | None = None) -> "NoteTaker":
         from casenotes.engines.factory import make_classifier, make_engine
-        return cls(engine or make_engine(settings), classifier or make_classifier(settings), settings.redact,
-                   settings.redact_keep_originals)
+        from casenotes.offload import EngineProcesses, supports
+
+        taker = cls(engine or make_engine(settings), classifier or make_classifier(settings), settings.redact,
+                    settings.redact_keep_originals)
+        if settings.engine_processes > 0 and supports(taker.engine):
+            taker.offload = EngineProcesses(settings, settings.engine_processes)
+        return taker
 
     async def start(self) -> None:
         await self.engine.start()
         await self.classifier.start()
+        if self.offload is not None:
+            await self.offload.start()
 
     async def close(self) -> None:
+        if self.offload is not None:
+            await self.offload.close()
         await self.engine.close()
         await self.classifier.close()
 
@@ -104,6 +115,30 @@ class NoteTaker:
 
         Engine failures propagate (``EngineError``): the caller keeps the case pending.
         """
+        if self.offload is not None:  # a CPU-bound engine in a child process (casenotes.offload)
+            drafted = await self.offload(view)
+        else:
+            prepared = self.prepare(view)
+            if isinstance(prepared, Drafted):
+                drafted = prepared
+            else:
+                t0 = time.perf_counter()
+                proposed = await self.engine.propose(prepared.engine_view)
+                drafted = self.screen(prepared, proposed, (time.perf_counter() - t0) * 1e3)
+        return await self.judge(drafted)
+
+    def draft(self, view: CaseView) -> "Drafted":
+        """Everything before the classifier, synchronously: for engines with ``propose_sync``
+        (CPU-bound, no I/O), run in a child process so the worker's event loop stays free."""
+        prepared = self.prepare(view)
+        if isinstance(prepared, Drafted):
+            return prepared
+        t0 = time.perf_counter()
+        proposed = self.engine.propose_sync(prepared.engine_view)  # type: ignore[attr-defined]
+        return self.screen(prepared, proposed, (time.perf_counter() - t0) * 1e3)
+
+    def prepare(self, view: CaseView) -> "Prepared | Drafted":
+        """Normalise, redact and gate ``view``; a ``Drafted`` (skipped) when there is nothing to ask."""
         if not view.new_messages:
             raise ValueError(f"case {view.case_id!r} has no new messages to take notes on")
         view = normalized_view(view)
@@ -119,28 +154,57 @@ class NoteTaker:
                              # What the engine saw as accepted notes (agent edits included).
                              "prefix": [b.text for b in view.bullets]})
         if not has_substance(new, view.history) and not self._engine_holds_back(view):
-            return NoteResult(skipped=True, **base)
-
-        t0 = time.perf_counter()
+            return Drafted(base, skipped=True)
         # Customer text is data: instructions aimed at the note-taker are replaced by a marker
         # before the engine reads them, and no bullet may carry them; the attempt is flagged.
-        proposed = await self.engine.propose(neutralize_view(view))
-        texts, flag = screen_bullets(_dedupe(proposed, [b.text for b in view.bullets]), view)
+        return Prepared(base, view, neutralize_view(view))
+
+    def screen(self, prepared: "Prepared", proposed: Sequence[str], engine_ms: float) -> "Drafted":
+        texts, flag = screen_bullets(_dedupe(proposed, [b.text for b in prepared.view.bullets]), prepared.view)
+        return Drafted(prepared.base, texts=tuple(texts), flag=flag, engine_ms=engine_ms,
+                       had_bullets=bool(prepared.view.bullets))
+
+    async def judge(self, drafted: "Drafted") -> NoteResult:
+        """The classifier's verdicts on the drafted bullets (batched across cases: in the loop)."""
+        if drafted.skipped:
+            return NoteResult(skipped=True, **drafted.base)
+        texts = list(drafted.texts)
         t1 = time.perf_counter()
         verdicts: list[Relevance] = list(await self.classifier.classify(texts)) if texts else []
         t2 = time.perf_counter()
         if len(verdicts) != len(texts):
             raise RuntimeError(f"classifier returned {len(verdicts)} verdicts for {len(texts)} bullets")
         keep = [v.keep for v in verdicts]
-        if verdicts and not any(keep) and not view.bullets:
+        if verdicts and not any(keep) and not drafted.had_bullets:
             # A case without notes keeps its likeliest point: the classifier, trained on support
             # bullets, can drop every point of an unusual conversation, and a case with no notes
             # at all is worse than one modest note (the agent can still delete it).
             keep[max(range(len(verdicts)), key=lambda i: verdicts[i].keep_prob)] = True
         proposals = tuple(Proposal(t, v.label, k, round(v.keep_prob, 4)) for t, v, k in zip(texts, verdicts, keep))
-        if flag:
-            proposals += (Proposal(flag, FLAG_LABEL, True, 1.0),)
-        return NoteResult(proposals=proposals, engine_ms=(t1 - t0) * 1e3, classifier_ms=(t2 - t1) * 1e3, **base)
+        if drafted.flag:
+            proposals += (Proposal(drafted.flag, FLAG_LABEL, True, 1.0),)
+        return NoteResult(proposals=proposals, engine_ms=drafted.engine_ms, classifier_ms=(t2 - t1) * 1e3,
+                          **drafted.base)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A view ready for the engine: ``view`` normalised (and redacted), ``engine_view`` also
+    neutralised; ``base``: the NoteResult fields known before the engine runs."""
+    base: dict
+    view: CaseView
+    engine_view: CaseView
+
+
+@dataclass(frozen=True)
+class Drafted:
+    """The engine's screened bullets before the classifier (picklable: crosses processes)."""
+    base: dict
+    skipped: bool = False
+    texts: tuple[str, ...] = ()
+    flag: str | None = None
+    engine_ms: float = 0.0
+    had_bullets: bool = False
 
 
 def _dedupe(texts: Sequence[str], existing: Sequence[str]) -> list[str]:

@@ -43,6 +43,7 @@ class Settings:
     retry_max_s: float = field(default=30.0, metadata={"help": "Longest retry delay."})
     # --- Engines -------------------------------------------------------------------------
     engine: str = field(default="extractive", metadata={"help": f"Summarization engine: {' | '.join(ENGINE_REGISTRY.names)}."})
+    engine_processes: int = field(default=0, metadata={"help": "Child processes that run a CPU-bound engine (extractive) and the note guards off the worker's event loop; 0: in the loop. LLM engines ignore it."})
     classifier: str = field(default="onnx", metadata={"help": f"Relevance classifier: {' | '.join(CLASSIFIER_REGISTRY.names)}."})
     classifier_model: str = field(default="", metadata={"help": "Directory of the ONNX classifier; empty: the bundled default."})
     classifier_threshold: float = field(default=0.5, metadata={"help": "Keep a bullet when P(not other) >= this."})

@@ -90,8 +90,10 @@ class Runtime:
         metrics.register_engine(self.notetaker.engine)
         await self.editlog.open()
         engine, classifier = self.notetaker.engine, self.notetaker.classifier
-        log.info("engine=%s model=%s classifier=%s (%s, provider %s) editlog=%s max_cases_in_flight=%d",
-                 engine.name, engine.model_version, classifier.name, classifier.model_version,
+        log.info("engine=%s model=%s (%s) classifier=%s (%s, provider %s) editlog=%s max_cases_in_flight=%d",
+                 engine.name, engine.model_version,
+                 f"{s.engine_processes} engine processes" if self.notetaker.offload else "in the event loop",
+                 classifier.name, classifier.model_version,
                  getattr(classifier, "provider", "n/a"), s.editlog, s.max_cases_in_flight)
         if s.engine in ("openai", "triton") and s.llm_concurrency < s.max_cases_in_flight:
             log.warning("CASENOTES_LLM_CONCURRENCY=%d caps LLM calls below CASENOTES_MAX_CASES_IN_FLIGHT=%d: "

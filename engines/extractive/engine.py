@@ -81,6 +81,10 @@ class ExtractiveEngine:
     async def propose(self, view: CaseView) -> list[str]:
         return self.notes_for(view)
 
+    def propose_sync(self, view: CaseView) -> list[str]:
+        """Pure CPU, no I/O: the worker may run it in a child process (``casenotes.offload``)."""
+        return self.notes_for(view)
+
     def holds_back(self, view: CaseView) -> bool:
         """Messages before ``view.covered`` held back for merging and not noted yet."""
         return self._held_start(view, lexicon_for(self.language or view.language)) < view.covered
