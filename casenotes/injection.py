@@ -162,9 +162,10 @@ def neutralize_view(view: CaseView) -> CaseView:
     return view if all(a is b for a, b in zip(history, view.history)) else replace(view, history=history)
 
 
-def _fold(text: str) -> list[str]:
+@lru_cache(maxsize=8192)  # bullets and history texts come back on every call of a case
+def _fold(text: str) -> tuple[str, ...]:
     plain = unicodedata.normalize("NFKD", text.lower())
-    return _WORD.findall("".join(c for c in plain if not unicodedata.combining(c)))
+    return tuple(_WORD.findall("".join(c for c in plain if not unicodedata.combining(c))))
 
 
 def _shingles(words: Sequence[str]) -> set[tuple[str, ...]]:
@@ -181,6 +182,7 @@ def injected_text(view: CaseView) -> set[tuple[str, ...]]:
     return out
 
 
+_FOLDED_FLAG_NOTES = frozenset(_fold(n) for n in FLAG_NOTE.values())
 _MARKER_SHINGLES = set().union(*(_shingles(_fold(m)) for m in MARKER.values()))
 
 
@@ -198,5 +200,5 @@ def screen_bullets(texts: Sequence[str], view: CaseView, language: str | None = 
     kept = [t for t in texts if not carries_injection(t, injected)]
     attempted = len(kept) < len(texts) or any(injected_spans(m.text) for m in view.new_messages if m.role == "customer")
     note = FLAG_NOTE[_lang(language or view.language)]
-    already = any(_fold(b.text) == _fold(n) for b in view.bullets for n in FLAG_NOTE.values())
+    already = any(_fold(b.text) in _FOLDED_FLAG_NOTES for b in view.bullets)
     return kept, (note if attempted and not already else None)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Any, Sequence
 
 from casenotes.engines.base import RelevanceClassifier, SummarizationEngine
@@ -64,9 +65,14 @@ def has_substance(new: Sequence[Message], history: Sequence[Message]) -> bool:
 
 
 def normalized_view(view: CaseView) -> CaseView:
-    """The view with social-media decoration removed from every message (cached per text)."""
-    history = tuple(replace(m, text=normalize_message(m.text, m.role)) for m in view.history)
-    return replace(view, history=history)
+    """The view with social-media decoration removed from every message."""
+    return replace(view, history=tuple(_normalized(m) for m in view.history))
+
+
+@lru_cache(maxsize=16384)  # a case's whole history comes back on every call: normalise each once
+def _normalized(m: Message) -> Message:
+    text = normalize_message(m.text, m.role)
+    return m if text == m.text else replace(m, text=text)
 
 
 class NoteTaker:

@@ -29,6 +29,7 @@ import json
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Iterable
 
 from casenotes.model import Bullet, CaseMetadata, CaseView, Message, bullet_id_for
@@ -68,6 +69,7 @@ class StateTooLarge(ValueError):
     metadata). The event that caused it is rejected; the stored state is unchanged."""
 
 
+@lru_cache(maxsize=8192)  # a case's bullets are compared again on every engine call
 def normalize(text: str) -> str:
     """Comparison form of a bullet: casefolded, accents and punctuation removed, spaces squeezed."""
     text = unicodedata.normalize("NFKD", text.casefold())

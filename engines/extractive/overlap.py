@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 from casenotes.engines.extractive.lexicon import LEXICONS, Lexicon
 
@@ -29,6 +30,13 @@ def _stem(word: str) -> str:
 
 
 def content_tokens(text: str, lex: Lexicon) -> frozenset[str]:
+    # Every engine call compares against all of the case's notes: remember each text's tokens.
+    return _content_tokens(text, lex.code)
+
+
+@lru_cache(maxsize=16384)
+def _content_tokens(text: str, code: str) -> frozenset[str]:
+    lex = LEXICONS[code]
     out = set()
     for raw in _TOKEN.findall(text.lower()):
         word = raw.strip("'")
