@@ -498,10 +498,11 @@ class CaseState:
         return self.history[-1].message_id if self.history else None
 
     # -- persistence (JSON-compatible dicts for the table) --------------------------------
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, history: bool = True) -> dict[str, Any]:
         d = {
             "case_id": self.case_id, "metadata": self.metadata.to_dict(),
-            "history": [dict(vars(m)) for m in self.history], "received_ms": list(self.received_ms),
+            **({"history": [dict(vars(m)) for m in self.history]} if history else {}),
+            "received_ms": list(self.received_ms),
             "bullets": [_bullet_dict(b) for b in self.bullets], "covered": self.covered,
             "next_seq": self.next_seq, "trimmed": self.trimmed, "applied_edits": list(self.applied_edits),
             "latencies_ms": list(self.latencies_ms), "proposed": self.proposed, "kept": self.kept,
@@ -537,14 +538,14 @@ class CaseState:
         (huge metadata, many escaped characters, giant texts) the state is compacted harder,
         step by step, before giving up with ``StateTooLarge`` (then nothing was changed).
         """
-        data = _dumps(self.to_dict())
+        data = self._encode()
         if len(data) <= limit:
             return data
         backup = self.to_dict()
         try:
             for step in _shrink_steps(self):
                 step()
-                data = _dumps(self.to_dict())
+                data = self._encode()
                 if len(data) <= limit:
                     return data
         finally:
@@ -553,6 +554,16 @@ class CaseState:
         self.__dict__.update(restored.__dict__)
         raise StateTooLarge(f"case {self.case_id[:80]!r}: record is {len(data)} bytes even fully compacted "
                             f"(limit {limit})")
+
+    def _encode(self) -> bytes:
+        """``to_dict()`` as compact JSON, with each message's JSON encoded once and reused:
+        the history is most of a long case's record and it is saved on every change."""
+        head = json.dumps(self.to_dict(history=False), ensure_ascii=False, separators=(",", ":"))
+        text = f'{head[:-1]},"history":[{",".join(_message_json(m) for m in self.history)}]}}'
+        try:
+            return text.encode("utf-8")
+        except UnicodeEncodeError:  # lone surrogates: let JSON escape them
+            return _dumps(self.to_dict())
 
     @classmethod
     def from_bytes(cls, data: bytes | str | dict[str, Any]) -> "CaseState":
@@ -570,6 +581,11 @@ def _bullet_dict(b: Bullet) -> dict[str, Any]:
     d = dict(vars(b))
     d["context"] = {k: list(v) if isinstance(v, list) else v for k, v in b.context.items()}
     return d
+
+
+@lru_cache(maxsize=16384)
+def _message_json(m: Message) -> str:
+    return json.dumps(vars(m), ensure_ascii=False, separators=(",", ":"))
 
 
 def _dumps(d: dict[str, Any]) -> bytes:
