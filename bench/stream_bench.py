@@ -7,6 +7,7 @@ good as the machine is quiet).
 
     python bench/stream_bench.py                      # all scenarios (~5 min)
     python bench/stream_bench.py --scenario extractive --duration 10
+    python bench/stream_bench.py --scenario two-workers --duration 20   # 2 workers, one killed (~2 min)
     python bench/stream_bench.py --serve-llm 8000 --p50 0.6 --p95 2.0   # the simulated LLM alone
 """
 from __future__ import annotations
@@ -293,9 +294,331 @@ def verdict(sc: Scenario, r: dict) -> str:
     return "MET" if ok else "NOT MET"
 
 
+# -- two workers in one consumer group -----------------------------------------------------
+#: Not in ``--scenario all`` (it adds ~1.5 min at --duration 20): select it with ``--scenario two-workers``.
+TWO_WORKERS = Scenario("two-workers", "extractive", "passthrough", 200, 200,
+                       target="two workers share partitions and recover a killed peer: notes for every message, "
+                              "0 conflicting", tuned={"max_cases_in_flight": 64})
+
+
+def input_partitions(worker, topic: str) -> list[int] | None:
+    """The worker's partitions of ``topic`` from ``GET /debug/`` (``consumer.assignment``, which
+    also lists changelog partitions); None when the page is missing or the probe failed."""
+    try:
+        tps = get_json(f"{worker.base_url}/debug/", timeout=5)["consumer"]["assignment"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if not isinstance(tps, list):  # "? (...)": the probe failed
+        return None
+    return sorted(int(tp[len(topic) + 1:-1]) for tp in tps if tp.startswith(topic + "["))
+
+
+def wait_split(workers: list, topic: str, partitions: int, timeout: float = 60.0) -> dict | None:
+    """Wait until the live workers' input partitions are non-empty, disjoint and cover the topic
+    (a finished rebalance); ``{worker index: partitions}``, or None on timeout or without /debug/."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        split = {i: input_partitions(w, topic) for i, w in enumerate(workers) if w.proc.poll() is None}
+        parts = [p for ps in split.values() if ps for p in ps]
+        if all(split.values()) and sorted(parts) == list(range(partitions)):
+            return split
+        time.sleep(0.5)
+    return None
+
+
+def start_all(workers: list) -> None:
+    """Start the workers side by side (each takes seconds to import and join); re-raise a failure."""
+    errors: list[BaseException] = []
+
+    def start(w) -> None:
+        try:
+            w.start(ready_timeout=120)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            errors.append(exc)
+    threads = [threading.Thread(target=start, args=(w,)) for w in workers]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    if errors:
+        raise errors[0]
+
+
+def case_states(workers: list, partitions: int, owner_of: dict[int, int] | None) -> dict[str, dict]:
+    """Each case's summary from the worker that owns its partition now (``/cases/`` of each live
+    worker; a worker may still list cases of a partition it lost). Without ownership (no /debug/),
+    the most advanced entry."""
+    from casenotes.schemas.wire import partition_for
+
+    out: dict[str, dict] = {}
+    for i, w in enumerate(workers):
+        if w.proc.poll() is not None:
+            continue
+        for c in get_json(f"{w.base_url}/cases/", timeout=30)["cases"]:
+            mine = owner_of is None or owner_of.get(partition_for(c["case_id"], partitions)) == i
+            if mine and (c["case_id"] not in out or c["covered"] > out[c["case_id"]]["covered"]):
+                out[c["case_id"]] = c
+    return out
+
+
+def publish(pub, cases: list, ks: range, rate: float, counts: dict[str, int]) -> int:
+    """Round robin over ``cases`` (messages ``ks`` of each) at ``rate`` msg/s; ``counts``: messages
+    of each case published so far (read live by the main thread while this runs in a thread)."""
+    t0, sent = time.monotonic(), 0
+    for k in ks:
+        for c in cases:
+            delay = t0 + sent / rate - time.monotonic()
+            if delay > 0:
+                pub.producer.poll(0)
+                time.sleep(delay)
+            pub.message(c.case_id, c.events[k])
+            counts[c.case_id] = k + 1
+            sent += 1
+    pub.flush()
+    return sent
+
+
+def note_conflicts(settings) -> tuple[int, dict, dict, int]:
+    """Read the notes topic to its end: (records, {(bullet_id, version): texts} with more than one
+    text, {case_id: distinct added bullet ids}, distinct (bullet_id, version))."""
+    from collections import defaultdict
+
+    from casenotes.testing import TopicReader
+
+    reader = TopicReader(settings, "notes", "case_note")
+    try:
+        idle = 0
+        while idle < 3:  # three quiet polls in a row: the end of the topic
+            idle = 0 if reader.poll(0.7) else idle + 1
+    finally:
+        reader.close()
+    texts, added = defaultdict(set), defaultdict(set)
+    for r in reader.records:
+        texts[(r["bullet_id"], r["version"])].add(r["text"])
+        if r["status"] == "added":
+            added[r["case_id"]].add(r["bullet_id"])
+    return len(reader.records), {k: v for k, v in texts.items() if len(v) > 1}, added, len(texts)
+
+
+def latency_ms(samples: list) -> dict:
+    lat = [s[0] for s in samples]
+    return {"n": len(lat), 50: round(pct(lat, 50), 1), 95: round(pct(lat, 95), 1), "max": round(max(lat, default=0), 1)}
+
+
+def share_phase(workers: list, pub, cases: list, ks: range, rate: float, counts: dict[str, int], drain_s: float) -> dict:
+    """Two workers, the one-worker run's load: sustained throughput as ``run_one`` measures it
+    (published messages covered / time from the first publish to the last note)."""
+    t0, covered = time.monotonic(), [0] * len(workers)
+    sent = publish(pub, cases, ks, rate, counts)
+    while time.monotonic() < t0 + drain_s and sum(covered) < sent:
+        covered = [covered_count(w.base_url) for w in workers]  # /metrics: cheap
+        time.sleep(0.3)
+    elapsed = time.monotonic() - t0
+    return {"published": sent, "covered": sum(covered), "by_worker": covered, "elapsed_s": round(elapsed, 1),
+            "throughput_msg_s": round(sum(covered) / elapsed, 1)}
+
+
+def watch_takeover(survivor, topic: str, partitions: int, lost_cases: list[str], at_kill: dict[str, int],
+                   t_kill: float, timeout: float = 90.0) -> dict:
+    """Seconds from the kill until the survivor owns every partition (takeover) and has covered
+    the lost cases up to the kill (recovery), with its covered count then (to split its latency
+    samples there)."""
+    marks: dict = {}
+    if not wait_split([survivor], topic, partitions, 60):
+        return marks
+    marks["takeover"] = (time.monotonic() - t_kill, covered_count(survivor.base_url))
+    while time.monotonic() < t_kill + timeout:
+        states = case_states([survivor], partitions, None)
+        if all(states.get(c, {}).get("covered", 0) >= at_kill[c] for c in lost_cases):
+            marks["recovery"] = (time.monotonic() - t_kill, covered_count(survivor.base_url))
+            break
+        time.sleep(1.0)
+    return marks
+
+
+def wait_caught_up(workers: list, partitions: int, published: dict[str, int], backlog: float,
+                   timeout: float) -> list[int] | None:
+    """Wait until at most ``backlog`` published messages, over all cases, are not covered yet
+    (the most advanced entry of each case: ownership may be moving); then each live worker's
+    covered count, or None on timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        now = dict(published)  # read before the states: a case is never ahead of what was published
+        states = case_states(workers, partitions, None)
+        if sum(n - states.get(c, {}).get("covered", 0) for c, n in now.items()) <= backlog:
+            return [covered_count(w.base_url) if w.proc.poll() is None else 0 for w in workers]
+        time.sleep(1.0)
+    return None
+
+
+def drain_cases(workers: list, topic: str, partitions: int, total: dict[str, int], timeout: float) -> tuple[dict, bool]:
+    """Wait until every case is covered to its last message on the worker that owns it now."""
+    owner_of = {p: i for i, ps in (wait_split(workers, topic, partitions, 30) or {}).items() for p in ps} or None
+    deadline, states = time.monotonic() + timeout, {}
+    while time.monotonic() < deadline:
+        states = case_states(workers, partitions, owner_of)
+        if all(states.get(c, {}).get("covered", 0) >= n and not states[c]["pending"] for c, n in total.items()):
+            break
+        time.sleep(1.0)
+    return states, owner_of is not None
+
+
+def check_cases(settings, states: dict, total: dict[str, int]) -> dict:
+    """Every message covered; no (bullet id, version) with two texts; every bullet on the topic."""
+    uncovered = {c: (states.get(c, {}).get("covered"), n) for c, n in total.items()
+                 if states.get(c, {}).get("covered", 0) < n or states.get(c, {}).get("messages") != n}
+    records, conflicts, added, distinct = note_conflicts(settings)
+    missing = [c for c, s in states.items() if len(added.get(c, ())) < s["bullets"]]
+    return {"messages": sum(total.values()), "cases": len(total), "uncovered_cases": len(uncovered),
+            "uncovered_examples": dict(list(uncovered.items())[:3]), "note_records": records,
+            "republished": records - distinct,  # at least once: the same (id, version, text) again
+            "bullets": sum(s["bullets"] for s in states.values()), "conflicts": len(conflicts),
+            "conflict_examples": [[list(k), sorted(v)] for k, v in list(conflicts.items())[:3]],
+            "cases_missing_notes": len(missing)}
+
+
+def run_two_workers(sc: Scenario, duration: float, broker, workdir: Path, extra_env: dict,
+                    restart: bool = True) -> dict:
+    """One worker on ``duration / 2`` s of load (``run_one``), then two workers in one consumer
+    group on the same load (phase 1); then the same cases go on for ``2 * duration`` s and
+    ``duration / 4`` s in one worker is SIGKILLed (phase 2): the survivor takes its partitions over
+    (after the session timeout and a JoinGroup) and covers its cases; then the victim restarts on
+    its data dir and rejoins (another rebalance), and both catch up."""
+    from casenotes.processors.broker import ensure_topics, free_port
+    from casenotes.replay import Publisher
+    from casenotes.schemas.wire import partition_for
+    from casenotes.settings import Settings
+    from casenotes.testing import WorkerProcess, synthetic_case
+
+    d1 = duration / 2
+    one = run_one(Scenario(sc.name, sc.engine, sc.classifier, sc.rate, sc.cases), "1-worker", sc.tuned, d1,
+                  broker, workdir, None, extra_env)
+    tag = f"{sc.name}-{os.getpid()}"
+    settings = [Settings.from_env(
+        env={}, broker=broker.url, embedded_broker=True, topic_prefix=f"b-{tag}.", app_id=f"bench-{tag}",
+        data_dir=str(workdir / f"{tag}-w{i}"), web_port=free_port(), engine=sc.engine, classifier=sc.classifier,
+        **sc.tuned) for i in (0, 1)]
+    s0 = settings[0]
+    ensure_topics(s0)
+    topic, n_parts = s0.topic("conversation-events"), s0.topic_partitions
+    workers = [WorkerProcess(s, workdir / f"{tag}-w{i}.log", extra_env=extra_env) for i, s in enumerate(settings)]
+    survivor, victim = workers
+    out: dict = {"scenario": sc.name, "config": "2 workers", "settings": sc.tuned, "offered_msg_s": sc.rate,
+                 "one_worker": one, "checks": {}}
+    try:
+        t = time.monotonic()
+        start_all(workers)
+        out["split"] = wait_split(workers, topic, n_parts, 90)
+        out["split_s"] = round(time.monotonic() - t, 1)  # from starting both to a settled split
+        per1, per2 = (max(1, int(sc.rate * d) // sc.cases) for d in (d1, 2 * duration))
+        cases = [synthetic_case(f"{tag}-c{i}", per1 + per2) for i in range(sc.cases)]
+        pub, counts = Publisher(s0), {c.case_id: 0 for c in cases}
+        out["phase1"] = share_phase(workers, pub, cases, range(per1), sc.rate, counts, max(30.0, d1))
+        mark = [covered_count(w.base_url) for w in workers]
+        out["phase1"]["note_ms"] = latency_ms([s for w, n in zip(workers, mark) for s in
+                                               get_json(f"{w.base_url}/stats/latency", timeout=60)["samples"][:n]])
+
+        # Phase 2: the same cases go on in a thread for twice as long; one worker is killed early.
+        pub_thread = threading.Thread(target=publish, args=(pub, cases, range(per1, per1 + per2), sc.rate, counts),
+                                      daemon=True)  # a failure in the main thread ends the bench
+        t2 = time.monotonic()
+        pub_thread.start()
+        time.sleep(duration / 4)
+        lost = input_partitions(victim, topic) or (out["split"] or {}).get(1) or []
+        before = get_json(f"{victim.base_url}/stats/latency", timeout=60)["samples"][mark[1]:]  # gone after the kill
+        n_kill = covered_count(survivor.base_url)
+        at_kill = dict(counts)
+        victim.kill()
+        t_kill = time.monotonic()
+        out["killed_at_s"], out["lost_partitions"] = round(t_kill - t2, 1), lost
+        lost_cases = [c.case_id for c in cases if partition_for(c.case_id, n_parts) in lost]
+
+        marks = watch_takeover(survivor, topic, n_parts, lost_cases, at_kill, t_kill)
+        if restart:  # the victim comes back on its data dir: one more rebalance
+            t = time.monotonic()
+            victim.start(ready_timeout=120)
+            out["split_after_restart"] = wait_split(workers, topic, n_parts, 60)
+            out["rejoin_s"] = round(time.monotonic() - t, 1) if out["split_after_restart"] else None
+        # Back to normal: under one second of load not covered yet, over all cases.
+        n_up = wait_caught_up(workers, n_parts, counts, sc.rate, 2 * duration + 60)
+        if n_up:
+            marks["caught up"] = (time.monotonic() - t_kill, n_up[0])
+        out["marks_s"] = {k: round(v[0], 1) for k, v in marks.items()}
+        pub_thread.join()
+        total = dict(counts)
+        states, out["owner_from_debug"] = drain_cases(workers, topic, n_parts, total, max(60.0, duration))
+        el2 = time.monotonic() - t2
+        sent2 = sum(total.values()) - out["phase1"]["published"]
+        out["phase2"] = {"published": sent2, "elapsed_s": round(el2, 1), "throughput_msg_s": round(sent2 / el2, 1)}
+
+        # Latency samples are in completion order: split them at the kill and at the marks.
+        surv = get_json(f"{survivor.base_url}/stats/latency", timeout=60)["samples"]
+        back = get_json(f"{victim.base_url}/stats/latency", timeout=60)["samples"] if victim.proc.poll() is None else []
+        out["restarted_covered"] = len(back)
+        n_rec = marks.get("recovery", (0, len(surv)))[1]
+        n_up = n_up or [len(surv), len(back)]
+        out["note_ms"] = {"before the kill": latency_ms(before + surv[mark[0]:n_kill]),
+                          "kill to recovery": latency_ms(surv[n_kill:n_rec]),
+                          "recovery to caught up": latency_ms(surv[n_rec:n_up[0]] + back[:n_up[1]]),
+                          "caught up to the end": latency_ms(surv[n_up[0]:] + back[n_up[1]:])}
+        out["checks"] = check_cases(s0, states, total)
+        return out
+    except Exception:
+        for i, w in enumerate(workers):  # the temporary directory and its logs go with the exception
+            print(f"-- worker {i} (exit code {w.proc and w.proc.poll()}), log tail:\n{w.log_tail(40)}", file=sys.stderr)
+        tansu = Path(broker.log_path).read_text(errors="replace").splitlines()[-20:] if broker.log_path else []
+        print(f"-- broker (exit code {broker.proc.poll()}), log tail:", *tansu, sep="\n", file=sys.stderr)
+        raise
+    finally:
+        for w in workers:
+            w.stop()
+
+
+def two_workers_verdict(r: dict) -> str:
+    ch, split = r["checks"], r.get("split") or {}
+    ok = (len(split) == 2 and all(split.values()) and "recovery" in r.get("marks_s", {})
+          and ch.get("uncovered_cases") == 0 and ch.get("conflicts") == 0 and ch.get("cases_missing_notes") == 0
+          and r.get("rejoin_s", 0) is not None)
+    return "MET" if ok else "NOT MET"
+
+
+def print_two_workers(r: dict) -> None:
+    one, p1, p2, ch, marks = r["one_worker"], r["phase1"], r["phase2"], r["checks"], r["marks_s"]
+    print(f"\n== {r['scenario']} {r['settings']} (load avg {r['loadavg_before']} -> {r['loadavg_after']}, "
+          f"{os.cpu_count()} CPUs)")
+    print(f"   target: {TWO_WORKERS.target}: {r['verdict']}")
+    print(f"   1 worker : offered {one['offered_msg_s']} msg/s, {one['published']} messages -> {one['throughput_msg_s']} "
+          f"msg/s sustained ({'all' if one['all_covered'] else 'NOT all'} covered in {one['elapsed_s']}s), "
+          f"note ms p50/p95 {one['note_ms'][50]} / {one['note_ms'][95]}")
+    print(f"   2 workers: same load, {p1['published']} messages -> {p1['throughput_msg_s']} msg/s sustained "
+          f"(covered {p1['covered']} in {p1['elapsed_s']}s; messages per worker {p1['by_worker']}), note ms p50/p95 "
+          f"{p1['note_ms'][50]} / {p1['note_ms'][95]}")
+    print(f"   input partitions per worker: {r['split']} ({r['split_s']}s from starting both to a settled split)")
+    print(f"   kill: worker 1 SIGKILLed {r['killed_at_s']}s into phase 2, it had partitions {r['lost_partitions']}; "
+          f"after the kill: survivor owns all partitions {marks.get('takeover')}s, has covered the lost cases up to "
+          f"the kill (recovery time) {marks.get('recovery')}s")
+    if "rejoin_s" in r:
+        print(f"   restart: then the killed worker restarted and rejoined in {r['rejoin_s']}s, partitions "
+              f"{r['split_after_restart']}; it covered {r['restarted_covered']} messages")
+    print(f"   caught up{' after the restart' if 'rejoin_s' in r else ''} (under 1 s of load not covered, all cases): "
+          f"{marks.get('caught up')}s after the kill")
+    print(f"   phase 2: {p2['published']} messages through the kill in {p2['elapsed_s']}s -> "
+          f"{p2['throughput_msg_s']} msg/s")
+    for label, m in r["note_ms"].items():
+        print(f"   message-to-note ms, {label:21}: p50 {m[50]} / p95 {m[95]} / max {m['max']} (n={m['n']})")
+    print(f"   checks: {ch['messages']} messages in {ch['cases']} cases, {ch['uncovered_cases']} cases not fully "
+          f"covered {ch['uncovered_examples'] or ''}(owner {'from /debug/' if r['owner_from_debug'] else 'unknown: most advanced state'}); "
+          f"{ch['note_records']} note records ({ch['republished']} republished unchanged), {ch['bullets']} bullets, "
+          f"{ch['conflicts']} conflicting (bullet id, version) "
+          f"{ch['conflict_examples'] or ''}; {ch['cases_missing_notes']} cases with bullets missing on the topic")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--scenario", choices=["all", *SCENARIOS], default="all")
+    ap.add_argument("--scenario", choices=["all", *SCENARIOS, TWO_WORKERS.name], default="all",
+                    help=f"'all' runs {', '.join(SCENARIOS)}; {TWO_WORKERS.name} (~2 min at --duration 20: one worker, "
+                         "then two in one consumer group, one SIGKILLed and restarted) only when named")
+    ap.add_argument("--no-restart", action="store_true", help=f"{TWO_WORKERS.name}: leave the killed worker down")
     ap.add_argument("--duration", type=float, default=20.0, help="seconds of offered load per run")
     ap.add_argument("--rate", type=float, help="override the scenario's offered msg/s")
     ap.add_argument("--cases", type=int, help="override the scenario's number of cases")
@@ -323,18 +646,16 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="stream-bench-") as tmp, \
             EmbeddedBroker(log_path=Path(tmp) / "tansu.log") as broker:
         for name in names:
-            sc = SCENARIOS[name]
-            if args.rate:
-                sc.rate = args.rate
-            if args.cases:
-                sc.cases = args.cases
-            for item in args.set:
-                from typing import get_type_hints
-
-                from casenotes.settings import Settings, _parse
-
-                key, _, value = (x.strip() for x in item.partition("="))
-                sc.tuned = {**sc.tuned, key: _parse(value, get_type_hints(Settings)[key], key)}
+            sc = configure(SCENARIOS.get(name) or TWO_WORKERS, args)
+            if sc is TWO_WORKERS:
+                load = os.getloadavg()
+                r = run_two_workers(sc, args.duration, broker, Path(tmp), extra_env, restart=not args.no_restart)
+                r["loadavg_before"] = [round(x, 2) for x in load]
+                r["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
+                r["verdict"] = two_workers_verdict(r)
+                results.append(r)
+                print_two_workers(r)
+                continue
             llm = None
             llm_url = None
             if sc.engine == "openai":
@@ -367,6 +688,22 @@ def main() -> int:
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
     return 0
+
+
+def configure(sc: Scenario, args: argparse.Namespace) -> Scenario:
+    """The command line's --rate, --cases and --set applied to a scenario."""
+    from typing import get_type_hints
+
+    from casenotes.settings import Settings, _parse
+
+    if args.rate:
+        sc.rate = args.rate
+    if args.cases:
+        sc.cases = args.cases
+    for item in args.set:
+        key, _, value = (x.strip() for x in item.partition("="))
+        sc.tuned = {**sc.tuned, key: _parse(value, get_type_hints(Settings)[key], key)}
+    return sc
 
 
 def print_broker_settings(end_offsets: str) -> None:
