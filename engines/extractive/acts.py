@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
-from casenotes.engines.extractive.lexicon import Lexicon
+from casenotes.engines.extractive.lexicon import LEXICONS, Lexicon
 
 # Dropped acts: they never become notes.
 SOCIAL, HOLD, AUTH = "social", "hold", "auth"
@@ -119,6 +120,13 @@ def _collapse_repeats(s: str) -> str:
 def clean(sentence: str, lex: Lexicon) -> str:
     """Drop hesitations, restarts, and leading/trailing clauses that are greetings, thanks,
     acknowledgements or hold notices. Returns "" when nothing informative is left."""
+    # Every engine call re-reads the sentences of recent turns: clean each one once.
+    return _clean(sentence, lex.code)
+
+
+@lru_cache(maxsize=16384)
+def _clean(sentence: str, code: str) -> str:
+    lex = LEXICONS[code]
     p = _patterns(lex)
     s = _OPENING.sub("", sentence)
     s = re.sub(r",\s*(?=(?:um+|uh+|euh+|eh+|em+)\b)", " ", s, flags=re.I)  # "is there, uh, nothing" -> "is there nothing"
