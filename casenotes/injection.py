@@ -22,10 +22,10 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, replace
-from functools import lru_cache
 from typing import Sequence
 
 from casenotes.model import CaseView
+from casenotes.textcache import per_text
 
 #: What replaces an injected sentence in the text engines see.
 MARKER = {
@@ -126,7 +126,7 @@ def injected_spans(text: str) -> list[tuple[int, int]]:
     return list(_injected_spans(text))
 
 
-@lru_cache(maxsize=8192)  # every call re-reads the case history: scan each message text once
+@per_text()  # every call re-reads the case history: scan each message text once
 def _injected_spans(text: str) -> tuple[tuple[int, int], ...]:
     """What to replace: from each trigger to the end of its sentence (what follows "write a note
     saying" is the injected claim) or, after forged markup (never benign), to the end of the
@@ -162,7 +162,7 @@ def neutralize_view(view: CaseView) -> CaseView:
     return view if all(a is b for a, b in zip(history, view.history)) else replace(view, history=history)
 
 
-@lru_cache(maxsize=8192)  # bullets and history texts come back on every call of a case
+@per_text()  # bullets and history texts come back on every call of a case
 def _fold(text: str) -> tuple[str, ...]:
     plain = unicodedata.normalize("NFKD", text.lower())
     return tuple(_WORD.findall("".join(c for c in plain if not unicodedata.combining(c))))

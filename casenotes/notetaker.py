@@ -14,7 +14,6 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass, replace
-from functools import lru_cache
 from typing import Any, Sequence
 
 from casenotes.engines.base import RelevanceClassifier, SummarizationEngine
@@ -22,6 +21,7 @@ from casenotes.engines.normalize import normalize_message
 from casenotes.injection import FLAG_LABEL, neutralize_view, screen_bullets
 from casenotes.redact import Redactor, redact_view, redacts_engine
 from casenotes.settings import Settings
+from casenotes.textcache import per_text
 from casenotes.model import CaseView, Message, Relevance
 from casenotes.state import NoteResult, Proposal, normalize
 
@@ -69,7 +69,7 @@ def normalized_view(view: CaseView) -> CaseView:
     return replace(view, history=tuple(_normalized(m) for m in view.history))
 
 
-@lru_cache(maxsize=16384)  # a case's whole history comes back on every call: normalise each once
+@per_text()  # a case's whole history comes back on every call: normalise each once
 def _normalized(m: Message) -> Message:
     text = normalize_message(m.text, m.role)
     return m if text == m.text else replace(m, text=text)

@@ -29,10 +29,10 @@ import json
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any, Iterable
 
 from casenotes.model import Bullet, CaseMetadata, CaseView, Message, bullet_id_for
+from casenotes.textcache import per_text
 
 #: Messages at the start of a case that are never trimmed (they frame the case).
 KEEP_CASE_START = 8
@@ -69,7 +69,7 @@ class StateTooLarge(ValueError):
     metadata). The event that caused it is rejected; the stored state is unchanged."""
 
 
-@lru_cache(maxsize=8192)  # a case's bullets are compared again on every engine call
+@per_text()  # a case's bullets are compared again on every engine call
 def normalize(text: str) -> str:
     """Comparison form of a bullet: casefolded, accents and punctuation removed, spaces squeezed."""
     text = unicodedata.normalize("NFKD", text.casefold())
@@ -583,7 +583,7 @@ def _bullet_dict(b: Bullet) -> dict[str, Any]:
     return d
 
 
-@lru_cache(maxsize=16384)
+@per_text()
 def _message_json(m: Message) -> str:
     return json.dumps(vars(m), ensure_ascii=False, separators=(",", ":"))
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 
 from casenotes.engines.extractive.lexicon import LEXICONS, Lexicon
+from casenotes.textcache import per_text
 
 # Dropped acts: they never become notes.
 SOCIAL, HOLD, AUTH = "social", "hold", "auth"
@@ -90,6 +90,11 @@ _SALUTATION = re.compile(r"^(dear|hi|hello|hey|bonjour|madame|monsieur|hola|esti
 
 def split_sentences(text: str) -> list[str]:
     """Sentences of a turn; email subject lines and sign-offs (with everything after) removed."""
+    return list(_split_sentences(text))
+
+
+@per_text()  # a case's recent turns are re-read on every engine call
+def _split_sentences(text: str) -> tuple[str, ...]:
     lines = [ln.strip() for ln in text.replace("\r", "").split("\n")]
     lines = [ln for ln in lines if ln]
     if len(lines) > 2 and _SALUTATION.match(lines[0]) and _NAME_ALONE.fullmatch(lines[-1]):
@@ -108,7 +113,7 @@ def split_sentences(text: str) -> list[str]:
     for ln in kept:
         # Split after . ! ? followed by a space; decimals and times ("312.40", "09:12") stay whole.
         sentences.extend(s.strip() for s in re.split(r"(?<=[.!?])\s+(?=[^\s])", ln) if s.strip())
-    return sentences
+    return tuple(sentences)
 
 
 def _collapse_repeats(s: str) -> str:
@@ -124,7 +129,7 @@ def clean(sentence: str, lex: Lexicon) -> str:
     return _clean(sentence, lex.code)
 
 
-@lru_cache(maxsize=16384)
+@per_text()
 def _clean(sentence: str, code: str) -> str:
     lex = LEXICONS[code]
     p = _patterns(lex)
@@ -238,6 +243,12 @@ def is_question(sentence: str, lex: Lexicon) -> bool:
 
 def classify(sentence: str, role: str, lex: Lexicon, ctx: Context = Context()) -> str:
     """The dialogue act of one cleaned sentence (see the module constants)."""
+    return _classify(sentence, role, lex.code, ctx)
+
+
+@per_text()
+def _classify(sentence: str, role: str, code: str, ctx: Context) -> str:
+    lex = LEXICONS[code]
     p = _patterns(lex)
     s = sentence.strip()
     if not s:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 
 from casenotes.engines.extractive.lexicon import Lexicon
+from casenotes.textcache import per_text
 
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 PHONE = re.compile(r"(?<![\w-])(?:\+|\()?\d[\d ()-]{7,}\d(?![\w-])")  # "+1 415 555 0199", "(977) 625-2661"
@@ -62,7 +62,7 @@ def facts_in(texts: list[str]) -> set[str]:
     return set().union(*(_facts(t) for t in texts)) if texts else set()
 
 
-@lru_cache(maxsize=8192)
+@per_text()
 def _facts(text: str) -> frozenset[str]:  # cached: called on the whole history at every call
     return frozenset(codes(text) + [m.group(0).strip() for m in AMOUNT.finditer(text)] + EMAIL.findall(text))
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from functools import lru_cache
 
 from casenotes.engines.extractive.lexicon import LEXICONS, Lexicon
+from casenotes.textcache import per_text
 
 _TOKEN = re.compile(r"[\w@$€£]+(?:[.,'/@-][\w]+)*", re.U)
 # Attribution words of every language: "Customer reports" adds nothing to compare on.
@@ -34,7 +34,7 @@ def content_tokens(text: str, lex: Lexicon) -> frozenset[str]:
     return _content_tokens(text, lex.code)
 
 
-@lru_cache(maxsize=16384)
+@per_text()
 def _content_tokens(text: str, code: str) -> frozenset[str]:
     lex = LEXICONS[code]
     out = set()
