@@ -86,7 +86,7 @@ def _fr_rewrite(s: str, role: str, subject: str) -> tuple[str, bool] | None:
 
 # --- Spanish ----------------------------------------------------------------------------
 _ES_3S = {"he": "ha", "tengo": "tiene", "quiero": "quiere", "necesito": "necesita", "puedo": "puede", "estoy": "está",
-          "soy": "es", "sé": "sabe", "hice": "hizo", "pedí": "pidió", "voy": "va", "veo": "ve", "hemos": "ha", "vamos": "va",
+          "soy": "es", "sé": "sabe", "hice": "hizo", "pedí": "pidió", "voy": "va", "hemos": "ha", "vamos": "va",
           "tienes": "tiene", "puedes": "puede", "has": "ha", "quieres": "quiere", "estás": "está", "eres": "es", "sigo": "sigue",
           "entré": "entró", "veo": "comprueba", "volveré": "volverá", "enviaré": "enviará", "llamaré": "llamará",
           "necesitamos": "necesita", "entiendo": "entiende", "compruebo": "comprueba", "reviso": "revisa",

@@ -11,7 +11,6 @@ id/version carries two texts, and every poison record is on the dead-letter topi
 from __future__ import annotations
 
 import hashlib
-import os
 import subprocess
 import sys
 import threading
